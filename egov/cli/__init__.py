@@ -1,0 +1,1 @@
+"""The ``egov`` command line: a thin layer over the package."""

@@ -1,0 +1,230 @@
+"""``egov``: plan, validate, render and export the backbone.
+
+Every command prints problems as one line each (file, field, fix) and exits 1;
+no traceback reaches the operator unless EGOV_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from egov.atomic import write_atomic
+from egov.errors import EgovError, Problem
+from egov.plan.load import display_path
+from egov.plan.schema import format_bandwidth
+from egov.topology.addressing import write_lock
+from egov.topology.validate import Plan, build_plan
+
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+                  help="Provincial e-government backbone: plan, validate, render, export.")
+plan_app = typer.Typer(no_args_is_help=True, help="Expand and check a plan profile.")
+inv_app = typer.Typer(no_args_is_help=True, help="Export the topology for Ansible.")
+app.add_typer(plan_app, name="plan")
+app.add_typer(inv_app, name="inventory")
+
+def _console(stderr: bool = False) -> Console:
+    probe = Console(stderr=stderr)
+    # pipes and CI logs get a readable width instead of rich's 80-column fallback
+    return Console(stderr=stderr, highlight=False, width=None if probe.is_terminal else 140)
+
+
+out = _console()
+err = _console(stderr=True)
+
+ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help="Profile name in inventory/ or a path to YAML.")]
+FrozenOpt = Annotated[bool, typer.Option("--frozen", help="Fail instead of updating the lock file (CI, production).")]
+
+
+def _fail(problems: list[Problem]) -> None:
+    for p in problems:
+        err.print(str(p), markup=False, soft_wrap=True)
+    err.print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found; nothing written.", style="red")
+    raise typer.Exit(1)
+
+
+def _checked_plan(profile: str, frozen: bool, write: bool = True) -> Plan:
+    """Build the plan; stop on violations; bring the lock file up to date (unless frozen)."""
+    plan = build_plan(profile)
+    if plan.problems:
+        _fail(plan.problems)
+    alloc = plan.allocation
+    if alloc.changed and write:
+        lock = plan.loaded.lock_path
+        if frozen:
+            _fail([Problem(display_path(lock), "", f"out of date ({alloc.added} new allocations, "
+                           f"{alloc.released} released)", "run without --frozen and commit the lock file")])
+        write_lock(lock, alloc.lock)
+        err.print(f"lock: {display_path(lock)} updated ({alloc.added} new allocations, {alloc.released} released)")
+    return plan
+
+
+def _summary_table(plan: Plan, title: str) -> Table:
+    topo = plan.topology
+    prof = plan.loaded.profile
+    counts = topo.counts()
+    t = Table(title=title, title_justify="left")
+    for col in ("tier", "parent", "sites", "routers", "links", "bandwidth", "redundancy", "platforms", "BFD"):
+        t.add_column(col, justify="right" if col in ("sites", "routers", "links") else "left")
+    platforms: dict[str, set[str]] = {}
+    for n in topo.nodes.values():
+        platforms.setdefault(n.tier, set()).add(n.platform)
+    for name, tier in prof.tiers.items():
+        c = counts[name]
+        t.add_row(name, tier.parent or "-", str(c["sites"]), str(c["routers"]), str(c["links"]),
+                  ("dual " + format_bandwidth(tier.bandwidth)) if tier.bandwidth else "-",
+                  tier.redundancy, ", ".join(sorted(platforms.get(name, ()))) or "-",
+                  f"{tier.bfd.interval_ms}ms x{tier.bfd.multiplier}")
+    t.add_section()
+    t.add_row("total", "", str(sum(c["sites"] for c in counts.values())), str(len(topo.nodes)),
+              str(len(topo.links)), "", "", "", "")
+    return t
+
+
+@plan_app.command("show")
+def plan_show(profile: ProfileOpt, as_json: Annotated[bool, typer.Option("--json", help="Full topology as JSON.")] = False,
+              frozen: FrozenOpt = False) -> None:
+    """Expand the profile into routers, links and addresses; update the lock file."""
+    plan = _checked_plan(profile, frozen)
+    topo = plan.topology
+    if as_json:
+        from egov.platforms import PLATFORMS  # noqa: F401  (interface names already resolved)
+
+        names = {(i.node, i.link): i.name for n in topo.nodes.values() for i in n.interfaces}
+        doc = {
+            "profile": topo.profile,
+            "counts": topo.counts(),
+            "totals": {"routers": len(topo.nodes), "links": len(topo.links)},
+            "nodes": [n.as_dict() for n in topo.nodes.values()],
+            "links": [link.as_dict(names[(link.a, link.key)], names[(link.b, link.key)]) for link in topo.links],
+        }
+        sys.stdout.write(json.dumps(doc, indent=1) + "\n")
+        return
+    out.print(_summary_table(plan, f"{plan.loaded.profile.name}: {plan.loaded.profile.description.strip()[:90]}"))
+
+
+@plan_app.command("validate")
+def plan_validate(profile: ProfileOpt) -> None:
+    """Check the plan; print every violation (file, field, fix) and exit 1 if any. Writes nothing."""
+    plan = build_plan(profile)
+    if plan.problems:
+        _fail(plan.problems)
+    topo = plan.topology
+    note = " (lock file would gain new allocations)" if plan.allocation.changed else ""
+    out.print(f"{plan.loaded.shown}: valid: {len(topo.nodes)} routers, {len(topo.links)} links, "
+              f"every router dual-homed and dual-stack{note}")
+
+
+def _render(profile: str, out_dir: Path, dry_run: bool, vault: Optional[Path], vault_password_file: Optional[Path],
+            limit: Optional[str], frozen: bool, quiet: bool = False) -> tuple[Plan, dict[str, float]]:
+    from egov.render.engine import Renderer, write_tree
+    from egov.render.secrets import load_secrets
+
+    t0 = time.perf_counter()
+    secrets = load_secrets(vault, vault_password_file, dry_run)
+    plan = _checked_plan(profile, frozen)
+    t_plan = time.perf_counter() - t0
+    nodes = [n for n in plan.topology.nodes.values() if not limit or fnmatch.fnmatch(n.hostname, limit)]
+    if not nodes:
+        _fail([Problem("--limit", limit or "", "matches no router", "use a glob like 'sn-xa-*'")])
+    renderer = Renderer(plan, secrets)
+    with Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=quiet or not err.is_terminal) as bar:
+        task = bar.add_task("render", total=len(nodes))
+        res = renderer.render(nodes, progress=lambda _n: bar.advance(task))
+    t1 = time.perf_counter()
+    written, removed = write_tree(out_dir, res.files, secret=not secrets.placeholder)
+    t_write = time.perf_counter() - t1
+    if not quiet:
+        t = Table(title=f"rendered {res.routers} routers into {display_path(out_dir)}"
+                  + (" (dry run: secrets are EGOV-PLACEHOLDER-*)" if dry_run else ""), title_justify="left")
+        t.add_column("platform")
+        t.add_column("routers", justify="right")
+        for platform, n in sorted(res.per_platform.items()):
+            t.add_row(platform, str(n))
+        t.add_section()
+        t.add_row("total", str(res.routers))
+        out.print(t)
+        out.print(f"{written} files written, {removed} stale removed; plan {t_plan:.2f}s, "
+                  f"render {res.seconds:.2f}s ({res.routers / max(res.seconds, 1e-9):.0f} configs/s), "
+                  f"write {t_write:.2f}s")
+    return plan, {"plan": t_plan, "render": res.seconds, "write": t_write}
+
+
+@app.command("render")
+def render_cmd(
+    profile: ProfileOpt,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory for <hostname>.cfg files.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Use marked placeholders for missing secrets.")] = False,
+    vault: Annotated[Optional[Path], typer.Option("--vault", help="Ansible Vault file with the secrets.")] = None,
+    vault_password_file: Annotated[Optional[Path], typer.Option("--vault-password-file")] = None,
+    limit: Annotated[Optional[str], typer.Option("--limit", help="Only routers whose name matches this glob.")] = None,
+    frozen: FrozenOpt = False,
+) -> None:
+    """Render one complete configuration per router: DIR/<hostname>.cfg."""
+    _render(profile, out_dir, dry_run, vault, vault_password_file, limit, frozen)
+
+
+@inv_app.command("export")
+def inventory_export(
+    profile: ProfileOpt,
+    out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
+    frozen: FrozenOpt = False,
+) -> None:
+    """Ansible YAML inventory: groups per tier, city and platform; host vars for NAPALM and netmiko."""
+    from egov.export.ansible import inventory_yaml
+
+    plan = _checked_plan(profile, frozen)
+    text = inventory_yaml(plan.topology)
+    if out_file is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(out_file, text)
+        err.print(f"inventory: {len(plan.topology.nodes)} hosts -> {display_path(out_file)}")
+
+
+@app.command("demo")
+def demo(
+    profile: ProfileOpt = "shaanxi",
+    out_dir: Annotated[Path, typer.Option("--out", "-o")] = Path("build/shaanxi"),
+) -> None:
+    """The main job: plan, validate and render a whole province (dry-run secrets), with a summary."""
+    t0 = time.perf_counter()
+    plan, times = _render(profile, out_dir, True, None, None, None, False, quiet=True)
+    out.print(_summary_table(plan, f"{plan.loaded.profile.name}: planned, validated, rendered"))
+    total = time.perf_counter() - t0
+    out.print(f"{len(plan.topology.nodes)} configs in {display_path(out_dir)}; plan+validate {times['plan']:.2f}s, "
+              f"render {times['render']:.2f}s, write {times['write']:.2f}s, total {total:.2f}s")
+
+
+def run() -> None:
+    """Entry point: one line per problem, never a traceback (EGOV_DEBUG=1 shows it)."""
+    try:
+        app()
+    except EgovError as exc:
+        for p in exc.problems:
+            err.print(str(p), markup=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for operators
+        if os.environ.get("EGOV_DEBUG"):
+            raise
+        err.print(f"egov: internal error: {exc.__class__.__name__}: {exc}; fix: rerun with EGOV_DEBUG=1 "
+                  "and report it", markup=False, soft_wrap=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,1 @@
+"""Exports of the topology for other tools (Ansible inventory, JSON)."""

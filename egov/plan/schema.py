@@ -1,0 +1,273 @@
+"""The plan profile: what an operator writes in ``inventory/<name>.yaml``.
+
+The schema is strict (unknown keys are errors) because a typo in a source of
+truth silently becomes a wrong network. Semantic checks that need the expanded
+topology (dual-homing, bandwidth floors, pool exhaustion) live in
+``egov.topology.validate``; this module only checks shape and types.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    IPvAnyAddress,
+    IPvAnyNetwork,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+_BW_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(?:bps|b/s|bit/s)?\s*$")
+_BW_MULT = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+
+
+def parse_bandwidth(value: Any) -> int:
+    """'10G' / '200M' / 2000000000 -> bits per second."""
+    if isinstance(value, bool):
+        raise ValueError("bandwidth must be like 10G, 2G, 200M or a number of bit/s")
+    if isinstance(value, int):
+        bps = value
+    else:
+        m = _BW_RE.match(str(value))
+        if not m:
+            raise ValueError(f"bandwidth {value!r} is not like 10G, 2G, 200M")
+        bps = int(float(m.group(1)) * _BW_MULT[m.group(2).lower()])
+    if bps <= 0:
+        raise ValueError("bandwidth must be positive")
+    return bps
+
+
+def format_bandwidth(bps: int) -> str:
+    """Inverse of parse_bandwidth for display: 10000000000 -> '10G'."""
+    for unit, mult in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if bps >= mult and bps % mult == 0:
+            return f"{bps // mult}{unit}"
+    return f"{bps}"
+
+
+Bandwidth = Annotated[int, BeforeValidator(parse_bandwidth)]
+SiteId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{0,15}$")]
+TierName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,15}$")]
+
+PLATFORMS = ("frr", "huawei_vrp", "h3c_comware", "cisco_iosxe", "juniper_junos")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Bfd(Strict):
+    """BFD timers; on the lab, 100 ms x 3 costs ~0.5 % of a core per session (see notes)."""
+
+    interval_ms: int = Field(300, ge=10, le=10000)
+    multiplier: int = Field(3, ge=2, le=50)
+
+
+class Tier(Strict):
+    """One level of the backbone (province core, city, county, township, department)."""
+
+    parent: TierName | None = None
+    bandwidth: Bandwidth | None = None
+    redundancy: Literal["pair", "dual-homed"] = "dual-homed"
+    uplinks: int = Field(2, ge=0, le=8)
+    peer_link: bool = True
+    platform: str
+    id_prefix: str | None = None
+    id_width: int = Field(2, ge=1, le=5)
+    isis_level: Literal["level-1", "level-1-2", "level-2-only"] = "level-2-only"
+    metric: int | None = Field(None, ge=1, le=16777214)
+    bfd: Bfd = Bfd()
+    description: str = ""
+
+
+class Site(Strict):
+    """A place in the plan: one router (dual-homed) or a router pair, with its child sites."""
+
+    id: SiteId
+    name: str | None = None
+    platform: str | None = None
+    bandwidth: Bandwidth | None = None
+    uplinks: int | None = Field(None, ge=0, le=8)
+    ipv6: bool = True
+    area: str | None = Field(None, pattern=r"^[0-9a-fA-F]{2}(\.[0-9a-fA-F]{4}){0,6}$")
+    children: dict[TierName, "SiteList"] = {}
+
+
+class CountBlock(Strict):
+    """``count`` generated sites; child totals are spread over them, earliest first."""
+
+    count: int = Field(ge=0, le=100000)
+    children: dict[TierName, int] = {}
+
+
+def _site_list_kind(value: Any) -> str:
+    """Pick the union member by YAML shape, so one mistake gives one error, not three."""
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "block"
+    return "count"
+
+
+SiteList = Annotated[
+    Annotated[list[Site], Tag("list")]
+    | Annotated[CountBlock, Tag("block")]
+    | Annotated[int, Field(ge=0, le=100000), Tag("count")],
+    Discriminator(_site_list_kind),
+]
+Site.model_rebuild()
+
+
+class PoolSet(Strict):
+    ipv4: list[ipaddress.IPv4Network] = []
+    ipv6: list[ipaddress.IPv6Network] = []
+
+
+class P2PPools(PoolSet):
+    ipv6_prefixlen: Literal[64, 126, 127] = 127
+
+
+class MgmtPools(PoolSet):
+    reserved: list[IPvAnyAddress] = []
+    gateway4: ipaddress.IPv4Address | None = None
+    gateway6: ipaddress.IPv6Address | None = None
+    vrf: str = Field("MGMT", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,30}$")
+
+
+class Pools(Strict):
+    loopback: PoolSet
+    p2p: P2PPools
+    mgmt: MgmtPools
+
+
+class Igp(Strict):
+    """IS-IS, multi-topology: one protocol and one BFD session per link carry both families."""
+
+    protocol: Literal["isis"] = "isis"
+    instance: str = Field("EGOV", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,15}$")
+    area: str = Field("49.0001", pattern=r"^[0-9a-fA-F]{2}(\.[0-9a-fA-F]{4}){0,6}$")
+    reference_bandwidth: Bandwidth = 100 * 10**9
+    lsp_gen_interval: int = Field(1, ge=1, le=120)
+    lsp_refresh_interval: int = Field(900, ge=1, le=65235)
+    max_lsp_lifetime: int = Field(1200, ge=350, le=65535)
+    hello_interval: int = Field(3, ge=1, le=600)
+    hello_multiplier: int = Field(10, ge=2, le=100)
+
+
+class SnmpV3(Strict):
+    user: str = Field("egov-nms", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
+    auth: Literal["sha", "sha256"] = "sha256"
+    priv: Literal["aes128"] = "aes128"
+    location: str = ""
+    contact: str = ""
+    trap_targets: list[IPvAnyAddress] = []
+
+
+class Services(Strict):
+    domain: str = "egov.local"
+    ntp: list[IPvAnyAddress] = []
+    syslog: list[IPvAnyAddress] = []
+    snmp: SnmpV3 = SnmpV3()
+    mgmt_acl: list[IPvAnyNetwork] = Field(default_factory=list, min_length=1)
+    admin_user: str = Field("netops", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    timezone: str = "Asia/Shanghai"
+
+
+class Target(Strict):
+    """Plan indicators for one year (share, 0..1)."""
+
+    platform_uptime: float | None = Field(None, ge=0, le=1)
+    fault_handling_3h: float | None = Field(None, ge=0, le=1)
+    security_remediation: float | None = Field(None, ge=0, le=1)
+    extranet_coverage: float | None = Field(None, ge=0, le=1)
+    bandwidth_support: float | None = Field(None, ge=0, le=1)
+    cloud_integration: float | None = Field(None, ge=0, le=1)
+    private_network_integration: float | None = Field(None, ge=0, le=1)
+
+
+class Lab(Strict):
+    """How the plan is scaled down when it runs as a virtual lab on one machine."""
+
+    bandwidth_divisor: int = Field(100, ge=1)
+
+
+class Profile(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    description: str = ""
+    seed: str = ""
+    tiers: dict[TierName, Tier]
+    root: Site
+    pools: Pools
+    igp: Igp = Igp()
+    services: Services
+    targets: dict[int, Target] = {}
+    lab: Lab = Lab()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tier_keys_to_children(cls, data: Any) -> Any:
+        """Let operators write ``city: [...]`` inside a site instead of ``children: {city: ...}``."""
+        if not isinstance(data, dict) or not isinstance(data.get("tiers"), dict):
+            return data
+        tiers = set(data["tiers"])
+
+        def fold(site: Any) -> Any:
+            if not isinstance(site, dict):
+                return site
+            site = dict(site)
+            children = dict(site.pop("children", None) or {})
+            for key in list(site):
+                if key in tiers:
+                    children[key] = site.pop(key)
+            if children:
+                for tier, value in children.items():
+                    if isinstance(value, list):
+                        children[tier] = [fold(s) for s in value]
+                    elif isinstance(value, dict):
+                        block = dict(value)
+                        sub = dict(block.pop("children", None) or {})
+                        for key in list(block):
+                            if key in tiers:
+                                sub[key] = block.pop(key)
+                        if sub:
+                            block["children"] = sub
+                        children[tier] = block
+                site["children"] = children
+            return site
+
+        data = dict(data)
+        data["root"] = fold(data.get("root"))
+        return data
+
+    @field_validator("tiers")
+    @classmethod
+    def _one_root_tier(cls, tiers: dict[str, Tier]) -> dict[str, Tier]:
+        roots = [n for n, t in tiers.items() if t.parent is None]
+        if len(roots) != 1:
+            raise ValueError(f"exactly one tier must have no parent (found {len(roots) or 'none'})")
+        for name, t in tiers.items():
+            if t.parent is not None and t.parent not in tiers:
+                raise ValueError(f"tier {name!r} has unknown parent {t.parent!r}")
+            if t.parent is not None and t.bandwidth is None:
+                raise ValueError(f"tier {name!r} needs a bandwidth (its links to tier {t.parent!r})")
+        # reject cycles: walk up from each tier
+        for name in tiers:
+            seen, cur = set(), name
+            while cur is not None:
+                if cur in seen:
+                    raise ValueError(f"tier {name!r} is in a parent cycle")
+                seen.add(cur)
+                cur = tiers[cur].parent
+        return tiers
+
+    @property
+    def root_tier(self) -> str:
+        return next(n for n, t in self.tiers.items() if t.parent is None)

@@ -1,0 +1,1 @@
+"""Rendering: plan -> one complete configuration per router, from Jinja2 templates."""

@@ -1,0 +1,118 @@
+"""Check an expanded plan against the rules of the backbone; report every violation at once.
+
+The rules come from the plans: every router dual-homed, every link at least its
+tier's bandwidth, IPv4/IPv6 dual stack everywhere, address pools that neither
+overlap nor run out, names that are unique, platforms we can render.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from egov.errors import Problem
+from egov.plan.load import LoadedProfile, _line_of, load_profile
+from egov.plan.schema import format_bandwidth
+from egov.platforms import PLATFORMS
+from egov.topology.addressing import Allocation, allocate, read_lock
+from egov.topology.expand import expand
+from egov.topology.model import Topology
+
+_LOC_RE = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _loc(path: str) -> tuple[str | int, ...]:
+    return tuple(int(i) if i else n for n, i in _LOC_RE.findall(path))
+
+
+@dataclass(slots=True)
+class Plan:
+    """A profile expanded, addressed and checked."""
+
+    loaded: LoadedProfile
+    topology: Topology
+    allocation: Allocation
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check(loaded: LoadedProfile, topo: Topology) -> list[Problem]:
+    """Rules that need the whole addressed topology."""
+    prof = loaded.profile
+    file = loaded.shown
+    out: list[Problem] = []
+
+    @cache
+    def where(source: str) -> str:
+        line = _line_of(loaded.text, _loc(source))
+        return f"{file}:{line}" if line else file
+
+    known = ", ".join(PLATFORMS)
+    for name, tier in prof.tiers.items():
+        if tier.platform not in PLATFORMS:
+            out.append(Problem(where(f"tiers.{name}.platform"), f"tiers.{name}.platform",
+                               f"unknown platform {tier.platform!r}", f"use one of: {known}"))
+    bad_site_platforms: set[str] = set()
+    for node in topo.nodes.values():
+        tier = prof.tiers[node.tier]
+        if node.platform not in PLATFORMS and node.platform != tier.platform and node.source not in bad_site_platforms:
+            bad_site_platforms.add(node.source)
+            out.append(Problem(where(node.source), f"{node.source}.platform",
+                               f"unknown platform {node.platform!r}", f"use one of: {known}"))
+        if node.uplinks_wanted or tier.parent is not None:
+            n_up = len(node.uplinks)
+            if n_up < 2:
+                out.append(Problem(where(node.source), f"{node.source}.uplinks",
+                                   f"{node.hostname} has {n_up} uplink{'s' if n_up != 1 else ''}; every router "
+                                   "must be dual-homed", "set uplinks: 2 (or remove the override)"))
+        if node.loopback6 is None and prof.pools.loopback.ipv6:
+            out.append(Problem(where(node.source), f"{node.source}.ipv6",
+                               f"{node.hostname} loopback has no IPv6", "set ipv6: true; the extranet is dual-stack"))
+        for iface in node.interfaces:
+            if iface.ipv6 is None and prof.pools.p2p.ipv6 and iface.role != "downlink":
+                out.append(Problem(where(node.source), f"{node.source}.ipv6",
+                                   f"{node.hostname} {iface.name} (to {iface.peer}) has no IPv6",
+                                   "set ipv6: true; every interface must be dual-stack"))
+    for link in topo.links:
+        if link.bandwidth_bps < link.required_bps:
+            b = topo.nodes[link.b]
+            out.append(Problem(where(b.source), f"{b.source}.bandwidth",
+                               f"link {link.key} is {format_bandwidth(link.bandwidth_bps)}, below tier "
+                               f"{link.tier}'s {format_bandwidth(link.required_bps)}",
+                               f"raise it to at least {format_bandwidth(link.required_bps)} or remove the override"))
+    for fam, key in ((4, "ipv4"), (6, "ipv6")):
+        for kind in ("loopback", "p2p", "mgmt"):
+            if not getattr(getattr(prof.pools, kind), key):
+                out.append(Problem(where("pools." + kind), f"pools.{kind}.{key}",
+                                   f"no IPv{fam} pool: routers get no IPv{fam} {kind} addresses",
+                                   f"add a prefix to pools.{kind}.{key}; the extranet is dual-stack"))
+    # overlapping pools (every pair of prefixes from any pool)
+    nets = [(f"pools.{kind}.{key}", n) for kind in ("loopback", "p2p", "mgmt") for key in ("ipv4", "ipv6")
+            for n in getattr(getattr(prof.pools, kind), key)]
+    for i, (fa, na) in enumerate(nets):
+        for fb, nb in nets[i + 1:]:
+            if na.version == nb.version and na.overlaps(nb):
+                out.append(Problem(where(fb), fb, f"{nb} overlaps {na} in {fa}",
+                                   "give each pool its own, non-overlapping prefix"))
+    for node in topo.nodes.values():
+        if node.platform == "frr":
+            long = [i.name for i in node.interfaces if len(i.name) > 15]
+            if long:
+                out.append(Problem(where(node.source), f"{node.source}.platform",
+                                   f"{node.hostname}: Linux interface names over 15 characters ({long[0]})",
+                                   "use shorter port names for platform frr"))
+    return out
+
+
+def build_plan(ref: str) -> Plan:
+    """Load, expand, allocate and check one profile. Writes nothing."""
+    loaded = load_profile(ref)
+    topo, problems = expand(loaded)
+    alloc = allocate(loaded, topo, read_lock(loaded.lock_path))
+    problems += alloc.problems
+    problems += check(loaded, topo)
+    return Plan(loaded=loaded, topology=topo, allocation=alloc, problems=problems)

@@ -1,0 +1,1 @@
+"""Plan profiles: the operator-written source of truth (inventory/<name>.yaml)."""

@@ -1,0 +1,1 @@
+"""Topology: the plan expanded into routers, links and stable addresses, then checked."""

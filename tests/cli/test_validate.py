@@ -1,0 +1,139 @@
+"""Every class of bad input: one line naming file, field and fix; exit 1; nothing written; no traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import dump, egov, load
+
+
+def _county(data, city, county):
+    c = next(c for c in data["root"]["city"] if c["id"] == city)
+    return next(x for x in c["county"] if x["id"] == county)
+
+
+def single_uplink(d):
+    _county(d, "xa", "yt")["uplinks"] = 1
+
+
+def slow_township(d):
+    _county(d, "bj", "jt")["township"][0]["bandwidth"] = "100M"
+
+
+def no_ipv6(d):
+    _county(d, "xa", "ca")["ipv6"] = False
+
+
+def overlapping_pools(d):
+    d["pools"]["p2p"]["ipv4"] = ["10.255.0.0/23"]
+
+
+def exhausted_pool(d):
+    d["pools"]["loopback"]["ipv4"] = ["10.255.0.0/29"]
+
+
+def duplicate_site(d):
+    c = next(c for c in d["root"]["city"] if c["id"] == "bj")
+    c["county"][1]["id"] = "jt"
+
+
+def unknown_platform(d):
+    d["tiers"]["county"]["platform"] = "huawei"
+
+
+def bad_bandwidth(d):
+    d["tiers"]["county"]["bandwidth"] = "fast"
+
+
+def unknown_field(d):
+    d["tiers"]["county"]["bandwith"] = "2G"
+
+
+CASES = [
+    # (mutation, expected line fragments)
+    (single_uplink, ["lab.yaml:", "root.city[0].county[0].uplinks: sn-xa-yt has 1 uplink; every router must be "
+                     "dual-homed; fix: set uplinks: 2"]),
+    (slow_township, ["root.city[1].county[0].township[0].bandwidth: link sn-bj-jt~sn-bj-jt-t001 is 100M, below "
+                     "tier township's 200M; fix: raise it to at least 200M"]),
+    (no_ipv6, ["root.city[0].county[1].ipv6: sn-xa-ca eth1 (to sn-xa-a) has no IPv6; fix: set ipv6: true"]),
+    (overlapping_pools, ["pools.p2p.ipv4: 10.255.0.0/23 overlaps 10.255.0.0/24 in pools.loopback.ipv4; fix: give "
+                         "each pool its own"]),
+    (exhausted_pool, ["pools.loopback.ipv4: pool exhausted: 8 more /32 needed; fix: add a prefix to "
+                      "pools.loopback.ipv4"]),
+    (duplicate_site, ["root.city[1].county[1].id: duplicate site id 'jt' under sn/bj; fix: give each sibling site "
+                      "a unique id"]),
+    (unknown_platform, ["tiers.county.platform: unknown platform 'huawei'; fix: use one of: frr, huawei_vrp, "
+                        "h3c_comware, cisco_iosxe, juniper_junos"]),
+    (bad_bandwidth, ["tiers.county.bandwidth: bandwidth 'fast' is not like 10G, 2G, 200M; fix: correct the value"]),
+    (unknown_field, ["tiers.county.bandwith: unknown field; fix: remove it or check its spelling"]),
+]
+
+
+def _assert_clean_failure(r, tmp_path, before):
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written (no lock, no output)
+
+
+@pytest.mark.parametrize("mutate,fragments", CASES, ids=[c[0].__name__ for c in CASES])
+@pytest.mark.parametrize("command", [["plan", "validate"], ["render", "--dry-run", "--out", "OUT"]])
+def test_bad_plan(lab_yaml, tmp_path, mutate, fragments, command):
+    data = load(lab_yaml)
+    mutate(data)
+    dump(lab_yaml, data)
+    lock = lab_yaml.with_name("lab.lock.json")
+    lock_before = lock.read_bytes()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    cmd = [str(tmp_path / "out") if c == "OUT" else c for c in command]
+    r = egov(*cmd, "--profile", str(lab_yaml))
+    _assert_clean_failure(r, tmp_path, before)
+    assert lock.read_bytes() == lock_before
+    lines = r.stderr.strip().splitlines()
+    for frag in fragments:
+        hits = [line for line in lines if frag in line]
+        assert hits, f"{frag!r} not in:\n{r.stderr}"
+        assert str(lab_yaml.name) in hits[0] and "fix:" in hits[0]
+
+
+def test_all_violations_reported_at_once(lab_yaml, tmp_path):
+    data = load(lab_yaml)
+    for mutate in (single_uplink, slow_township, no_ipv6, overlapping_pools, unknown_platform):
+        mutate(data)
+    dump(lab_yaml, data)
+    r = egov("plan", "validate", "--profile", str(lab_yaml))
+    assert r.returncode == 1
+    for frag in ("uplinks:", "bandwidth:", "has no IPv6", "overlaps", "unknown platform"):
+        assert frag in r.stderr, frag
+    problems = [line for line in r.stderr.splitlines() if "fix:" in line]
+    assert len(problems) >= 5 and all(line.count("fix:") == 1 for line in problems)
+
+
+def test_malformed_yaml(tmp_path):
+    p = tmp_path / "broken.yaml"
+    p.write_text("name: broken\ntiers:\n  core: {platform: frr\n  city: [\n")
+    r = egov("plan", "validate", "--profile", str(p))
+    _assert_clean_failure(r, tmp_path, ["broken.yaml"])
+    line = r.stderr.strip().splitlines()[0]
+    assert line.startswith(str(p)) or "broken.yaml:" in line
+    assert "malformed YAML" in line and "fix: fix the YAML syntax at that line" in line
+    assert "broken.yaml:4:" in line or "broken.yaml:5:" in line
+
+
+def test_duplicate_yaml_key(lab_yaml, tmp_path):
+    text = lab_yaml.read_text().replace("name: lab\n", "name: lab\nname: lab2\n", 1)
+    lab_yaml.write_text(text)
+    before = sorted(x.name for x in tmp_path.iterdir())
+    r = egov("plan", "validate", "--profile", str(lab_yaml))
+    _assert_clean_failure(r, tmp_path, before)
+    assert "lab.yaml:4: name: duplicate key; fix: keep one of the two entries" in r.stderr
+
+
+def test_missing_profile_file(tmp_path):
+    r = egov("plan", "validate", "--profile", str(tmp_path / "nope.yaml"))
+    assert r.returncode == 1 and "profile file not found; fix:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_valid_profile_passes():
+    r = egov("plan", "validate", "--profile", "lab")
+    assert r.returncode == 0, r.stderr
+    assert "valid: 15 routers, 29 links" in r.stdout

@@ -24,7 +24,7 @@ import jinja2
 
 from egov.errors import EgovError
 from egov.plan.load import project_root
-from egov.platforms import PLATFORMS
+from egov.render.context import ContextBuilder
 from egov.render.secrets import Secrets
 from egov.topology.model import Node
 from egov.topology.validate import Plan
@@ -62,14 +62,7 @@ class Renderer:
             auto_reload=False,
         )
         self._templates: dict[str, list[tuple[str, jinja2.Template]]] = {}
-        prof = plan.loaded.profile
-        self.common = {
-            "igp": prof.igp,
-            "services": prof.services,
-            "mgmt": prof.pools.mgmt,
-            "secrets": secrets,
-            "profile_name": prof.name,
-        }
+        self.contexts = ContextBuilder(plan, secrets)
 
     def templates_for(self, platform: str) -> list[tuple[str, jinja2.Template]]:
         """(output suffix, template) pairs for one platform; compiled once."""
@@ -93,7 +86,7 @@ class Renderer:
 
     def render_node(self, node: Node) -> dict[str, str]:
         """{relative path: text} for one router."""
-        ctx = dict(self.common, node=node, platform=PLATFORMS[node.platform], bfd=self.plan.topology.bfd)
+        ctx = self.contexts.context(node)
         out = {}
         for suffix, tpl in self.templates_for(node.platform):
             try:

@@ -101,9 +101,9 @@ def load_secrets(vault: Path | None = None, password_file: Path | None = None, d
         raise EgovError.one("secrets", ",".join(missing), f"not set ({names})",
                             "export them, pass --vault FILE, or use --dry-run for marked placeholders")
     problems = []
-    for key in ("snmp_auth_key", "snmp_priv_key"):
+    for key in FIELDS:
         if len(values[key]) < 8:
-            problems.append(Problem("secrets", key, "shorter than 8 characters (SNMPv3 refuses it)",
+            problems.append(Problem("secrets", key, "shorter than 8 characters (devices refuse it)",
                                     f"set {FIELDS[key]} to at least 8 characters"))
         if any(c.isspace() or c in "\"'" for c in values[key]):
             problems.append(Problem("secrets", key, "contains spaces or quotes",

@@ -1,0 +1,155 @@
+"""The variables a device template sees: plain, JSON-compatible data.
+
+Plain data (dicts, lists, strings, numbers) rather than Python objects, so the
+same templates render identically in egov's engine, in Ansible's ``template``
+module and in AWX (``egov`` writes these as host vars when asked). Addresses
+keep the attribute names of Python's ``ipaddress`` (``.ip``, ``.with_prefixlen``,
+``.netmask``, ``.network.prefixlen``...), so templates read naturally.
+
+Rules for template authors (checked by tests): print addresses through an
+attribute (``iface.ipv4.with_prefixlen``, ``iface.ipv4.ip``), never the whole
+value; tell families apart with ``x.version``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from egov.platforms import PLATFORMS, Platform
+from egov.render.secrets import Secrets
+from egov.topology.model import Interface, Node
+from egov.topology.validate import Plan
+
+_IfaceT = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+_NetT = ipaddress.IPv4Network | ipaddress.IPv6Network
+_AddrT = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def address(a: _AddrT) -> dict[str, Any]:
+    return {"ip": str(a), "compressed": a.compressed, "exploded": a.exploded, "version": a.version}
+
+
+def network(n: _NetT) -> dict[str, Any]:
+    return {
+        "network_address": str(n.network_address),
+        "prefixlen": n.prefixlen,
+        "netmask": str(n.netmask),
+        "hostmask": str(n.hostmask),
+        "with_prefixlen": n.with_prefixlen,
+        "with_netmask": n.with_netmask,
+        "with_hostmask": n.with_hostmask,
+        "version": n.version,
+    }
+
+
+def interface_address(i: _IfaceT | None) -> dict[str, Any] | None:
+    if i is None:
+        return None
+    return {
+        "ip": str(i.ip),
+        "prefixlen": i.network.prefixlen,
+        "netmask": str(i.netmask),
+        "with_prefixlen": i.with_prefixlen,
+        "with_netmask": i.with_netmask,
+        "network": network(i.network),
+        "version": i.version,
+    }
+
+
+def _iface(i: Interface) -> dict[str, Any]:
+    return {
+        "name": i.name,
+        "port": i.port,
+        "role": i.role,
+        "peer": i.peer,
+        "peer_name": i.peer_name,
+        "link": i.link,
+        "tier": i.tier,
+        "description": i.description,
+        "bandwidth": i.bandwidth,
+        "bandwidth_bps": i.bandwidth_bps,
+        "bandwidth_kbps": i.bandwidth_kbps,
+        "bandwidth_mbps": i.bandwidth_mbps,
+        "metric": i.metric,
+        "bfd_profile": i.bfd_profile,
+        "isis_circuit": i.isis_circuit,
+        "ipv4": interface_address(i.ipv4),
+        "ipv6": interface_address(i.ipv6),
+    }
+
+
+def _plain(value: Any) -> Any:
+    """pydantic models and ipaddress values -> plain data."""
+    if hasattr(value, "model_dump"):
+        return {k: _plain(getattr(value, k)) for k in type(value).model_fields}
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return address(value)
+    if isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+        return network(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def platform_vars(p: Platform) -> dict[str, Any]:
+    return {f: getattr(p, f) for f in p.__dataclass_fields__}
+
+
+class ContextBuilder:
+    """Builds per-router variables; the parts shared by every router are converted once."""
+
+    def __init__(self, plan: Plan, secrets: Secrets):
+        prof = plan.loaded.profile
+        self.shared = {
+            "profile_name": prof.name,
+            "igp": _plain(prof.igp),
+            "services": _plain(prof.services),
+            "mgmt": _plain(prof.pools.mgmt),
+        }
+        self.bfd = {name: _plain(b) for name, b in plan.topology.bfd.items()}
+        self.secrets = secrets
+        self._platforms = {name: platform_vars(p) for name, p in PLATFORMS.items()}
+
+    def secret_vars(self, needs_hash: bool) -> dict[str, str]:
+        s = self.secrets
+        out = {"snmp_auth_key": s.snmp_auth_key, "snmp_priv_key": s.snmp_priv_key,
+               "admin_password": s.admin_password}
+        out["admin_password_sha512"] = s.admin_password_sha512 if needs_hash else ""
+        return out
+
+    def node_vars(self, node: Node) -> dict[str, Any]:
+        ifaces = [_iface(i) for i in node.interfaces]
+        n = {
+            "hostname": node.hostname,
+            "tier": node.tier,
+            "site": node.site,
+            "site_name": node.site_name,
+            "member": node.member,
+            "platform": node.platform,
+            "region": node.region,
+            "isis_level": node.isis_level,
+            "area": node.area,
+            "system_id": node.system_id,
+            "net": node.net,
+            "loopback4": interface_address(node.loopback4),
+            "loopback6": interface_address(node.loopback6),
+            "mgmt4": interface_address(node.mgmt4),
+            "mgmt6": interface_address(node.mgmt6),
+            "interfaces": ifaces,
+            "bfd_profiles": node.bfd_profiles,
+        }
+        return {
+            **self.shared,
+            "node": n,
+            "platform": self._platforms[node.platform],
+            "bfd": {name: self.bfd[name] for name in node.bfd_profiles},
+        }
+
+    def context(self, node: Node) -> dict[str, Any]:
+        """Everything one template render needs, secrets included (never logged)."""
+        ctx = self.node_vars(node)
+        ctx["secrets"] = self.secret_vars(node.platform == "juniper_junos")
+        return ctx

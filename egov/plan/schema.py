@@ -161,6 +161,12 @@ class Igp(Strict):
     hello_interval: int = Field(3, ge=1, le=600)
     hello_multiplier: int = Field(10, ge=2, le=100)
 
+    @model_validator(mode="after")
+    def _lifetime_covers_refresh(self) -> "Igp":
+        if self.max_lsp_lifetime < self.lsp_refresh_interval + 300:
+            raise ValueError("max_lsp_lifetime must be at least lsp_refresh_interval + 300 seconds")
+        return self
+
 
 class SnmpV3(Strict):
     user: str = Field("egov-nms", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")

@@ -99,12 +99,22 @@ def check(loaded: LoadedProfile, topo: Topology) -> list[Problem]:
                 out.append(Problem(where(fb), fb, f"{nb} overlaps {na} in {fa}",
                                    "give each pool its own, non-overlapping prefix"))
     for node in topo.nodes.values():
-        if node.platform == "frr":
-            long = [i.name for i in node.interfaces if len(i.name) > 15]
-            if long:
-                out.append(Problem(where(node.source), f"{node.source}.platform",
-                                   f"{node.hostname}: Linux interface names over 15 characters ({long[0]})",
-                                   "use shorter port names for platform frr"))
+        if node.platform != "frr":
+            continue
+        long = [i.name for i in node.interfaces if len(i.name) > 15]
+        if long:
+            out.append(Problem(where(node.source), f"{node.source}.platform",
+                               f"{node.hostname}: Linux interface names over 15 characters ({long[0]})",
+                               "use shorter port names for platform frr"))
+        if len(node.hostname) > 27:
+            out.append(Problem(where(node.source), f"{node.source}.id",
+                               f"{node.hostname} is over 27 characters, too long for net-snmp's engineID",
+                               "shorten the site ids on its path"))
+        if node.isis_level == "level-1-2" and any(i.isis_circuit == "level-1" for i in node.interfaces):
+            out.append(Problem(where(f"tiers.{node.tier}.isis_level"), f"tiers.{node.tier}.isis_level",
+                               f"{node.hostname} runs FRR 8.4 as a level-1/level-2 border, and FRR 8.4 does not "
+                               "leak level-1 routes into level 2 (its level-1 routers become unreachable)",
+                               "use another platform for level-1/2 border routers, or one IS-IS level"))
     return out
 
 

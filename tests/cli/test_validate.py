@@ -49,6 +49,16 @@ def unknown_field(d):
     d["tiers"]["county"]["bandwith"] = "2G"
 
 
+def frr_level1_border(d):
+    d["tiers"]["city"]["isis_level"] = "level-1-2"
+    d["tiers"]["county"]["isis_level"] = "level-1"
+    d["tiers"]["township"]["isis_level"] = "level-1"
+
+
+def lsp_lifetime(d):
+    d["igp"]["max_lsp_lifetime"] = 1000
+
+
 CASES = [
     # (mutation, expected line fragments)
     (single_uplink, ["lab.yaml:", "root.city[0].county[0].uplinks: sn-xa-yt has 1 uplink; every router must be "
@@ -65,6 +75,8 @@ CASES = [
     (unknown_platform, ["tiers.county.platform: unknown platform 'huawei'; fix: use one of: frr, huawei_vrp, "
                         "h3c_comware, cisco_iosxe, juniper_junos"]),
     (bad_bandwidth, ["tiers.county.bandwidth: bandwidth 'fast' is not like 10G, 2G, 200M; fix: correct the value"]),
+    (frr_level1_border, ["tiers.city.isis_level: sn-xa-a runs FRR 8.4 as a level-1/level-2 border"]),
+    (lsp_lifetime, ["igp: max_lsp_lifetime must be at least lsp_refresh_interval + 300 seconds; fix: correct"]),
     (unknown_field, ["tiers.county.bandwith: unknown field; fix: remove it or check its spelling"]),
 ]
 

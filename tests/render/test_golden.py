@@ -75,3 +75,15 @@ def test_vendor_configs_carry_the_plan(platform, tmp_path):
         assert "community" not in low, "SNMP v1/v2c community configured"
         assert "telnet" not in low or re.search(r"(no|undo) telnet|telnet server disable|transport input ssh",
                                                  low), "telnet left enabled"
+
+
+@pytest.mark.parametrize("platform", VENDORS + ["frr"])
+def test_no_raw_values_in_any_file(platform, tmp_path):
+    """Templates print addresses through an attribute; a whole value would show as a dict."""
+    plan = _plan_as(platform, tmp_path)
+    r = Renderer(plan, placeholders())
+    for node in plan.topology.nodes.values():
+        for name, text in r.render_node(node).items():
+            assert "{'" not in text and "None" not in text, f"{name} printed a raw value"
+            if platform == "frr" and name.endswith("snmpd.conf"):
+                assert "udp:172.30.255.254:162" in text  # the trap target, printed as an address

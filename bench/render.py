@@ -140,7 +140,8 @@ def main() -> None:
     ap.add_argument("--no-ansible", action="store_true")
     args = ap.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="egov-bench-"))
+    (ROOT / ".bench").mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="render-", dir=ROOT / ".bench"))
     try:
         m = in_process(args.profile, work / "inproc")
         wall = cli_wall(args.profile, work / "cli")

@@ -30,6 +30,9 @@ class EgovError(Exception):
         self.problems = [problems] if isinstance(problems, Problem) else list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self):  # keep the problems intact across processes (parallel rendering)
+        return (EgovError, (self.problems,))
+
     @classmethod
     def one(cls, file: str, field: str, message: str, fix: str) -> "EgovError":
         return cls(Problem(file, field, message, fix))

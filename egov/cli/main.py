@@ -33,6 +33,12 @@ inv_app = typer.Typer(no_args_is_help=True, help="Export the topology for Ansibl
 app.add_typer(plan_app, name="plan")
 app.add_typer(inv_app, name="inventory")
 
+
+def _add_lab() -> None:
+    from egov.cli.lab import lab_app
+
+    app.add_typer(lab_app, name="lab")
+
 def _console(stderr: bool = False) -> Console:
     probe = Console(stderr=stderr)
     # pipes and CI logs get a readable width instead of rich's 80-column fallback
@@ -141,7 +147,7 @@ def _render(profile: str, out_dir: Path, dry_run: bool, vault: Optional[Path], v
     with Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=True, disable=quiet or not err.is_terminal) as bar:
         task = bar.add_task("render", total=len(nodes))
-        res = renderer.render(nodes, progress=lambda _n: bar.advance(task))
+        res = renderer.render(nodes, progress=lambda k: bar.advance(task, k))
     t1 = time.perf_counter()
     written, removed = write_tree(out_dir, res.files, secret=not secrets.placeholder)
     t_write = time.perf_counter() - t1
@@ -209,6 +215,7 @@ def demo(
 
 def run() -> None:
     """Entry point: one line per problem, never a traceback (EGOV_DEBUG=1 shows it)."""
+    _add_lab()
     try:
         app()
     except EgovError as exc:

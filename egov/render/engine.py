@@ -11,6 +11,7 @@ that have left the plan are removed (tracked in a manifest).
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import os
 import shutil
 import tempfile
@@ -52,15 +53,6 @@ class Renderer:
         self.plan = plan
         self.secrets = secrets
         self.tdir = tdir or templates_dir()
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(self.tdir)),
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=True,
-            autoescape=False,
-            auto_reload=False,
-        )
         self._templates: dict[str, list[tuple[str, jinja2.Template]]] = {}
         self.contexts = ContextBuilder(plan, secrets)
 
@@ -73,11 +65,22 @@ class Renderer:
             if len(main) != 1:
                 raise EgovError.one(f"templates/{platform}", "", "no device.j2 (or frr.conf.j2) template",
                                     f"add templates/{platform}/device.j2")
+            # one environment per platform, searching its own folder: `{% import '_macros.j2' %}`
+            # then resolves the same way here and in Ansible's template module
+            env = jinja2.Environment(
+                loader=jinja2.FileSystemLoader(str(pdir)),
+                undefined=jinja2.StrictUndefined,
+                trim_blocks=True,
+                lstrip_blocks=True,
+                keep_trailing_newline=True,
+                autoescape=False,
+                auto_reload=False,
+            )
             out = []
             for name in names:
                 suffix = ".cfg" if name in MAIN_TEMPLATES else f".d/{name[:-3]}"
                 try:
-                    out.append((suffix, self.env.get_template(f"{platform}/{name}")))
+                    out.append((suffix, env.get_template(name)))
                 except jinja2.TemplateSyntaxError as exc:
                     raise EgovError.one(f"templates/{platform}/{name}:{exc.lineno}", "", f"template error ({exc.message})",
                                         "fix the Jinja2 syntax at that line") from None
@@ -96,17 +99,52 @@ class Renderer:
                                     "fix the template or add the missing value to the profile") from None
         return out
 
-    def render(self, nodes: Iterable[Node], progress: Callable[[Node], None] | None = None) -> RenderResult:
+    def render(self, nodes: Iterable[Node], progress: Callable[[int], None] | None = None,
+               workers: int | None = None) -> RenderResult:
+        """Render ``nodes``; large plans are split over the CPU cores (forked workers share the plan)."""
+        global _ACTIVE
         res = RenderResult()
         t0 = time.perf_counter()
-        for node in nodes:
-            res.files.update(self.render_node(node))
+        todo = list(nodes)
+        for platform in {n.platform for n in todo}:
+            self.templates_for(platform)  # compile (and report template errors) once, before any fork
+        workers = workers if workers is not None else (os.cpu_count() or 1)
+        if workers > 1 and len(todo) >= PARALLEL_MIN and "fork" in mp.get_all_start_methods():
+            chunks = [[n.hostname for n in todo[i::workers * 4]] for i in range(workers * 4)]
+            _ACTIVE = self
+            try:
+                with mp.get_context("fork").Pool(workers) as pool:
+                    for files, count in pool.imap_unordered(_render_chunk, chunks):
+                        res.files.update(files)
+                        if progress:
+                            progress(count)
+            finally:
+                _ACTIVE = None
+            res.files = dict(sorted(res.files.items()))
+        else:
+            for node in todo:
+                res.files.update(self.render_node(node))
+                if progress:
+                    progress(1)
+        for node in todo:
             res.per_platform[node.platform] += 1
-            res.routers += 1
-            if progress:
-                progress(node)
+        res.routers = len(todo)
         res.seconds = time.perf_counter() - t0
         return res
+
+
+PARALLEL_MIN = 400
+_ACTIVE: Renderer | None = None
+
+
+def _render_chunk(hostnames: list[str]) -> tuple[dict[str, str], int]:
+    """Worker side of Renderer.render: the forked child already holds the plan and templates."""
+    assert _ACTIVE is not None
+    nodes = _ACTIVE.plan.topology.nodes
+    files: dict[str, str] = {}
+    for h in hostnames:
+        files.update(_ACTIVE.render_node(nodes[h]))
+    return files, len(hostnames)
 
 
 def write_tree(out_dir: Path, files: dict[str, str], secret: bool) -> tuple[int, int]:

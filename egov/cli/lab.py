@@ -1,0 +1,163 @@
+"""``egov lab``: the plan as real FRR routers on this host (root)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from egov.errors import EgovError
+
+lab_app = typer.Typer(no_args_is_help=True, help="The plan as real FRR routers in network namespaces (root).")
+fault_app = typer.Typer(no_args_is_help=True, help="Inject faults; each is logged with a timestamp.")
+lab_app.add_typer(fault_app, name="fault")
+
+
+def _state():
+    from egov.lab.state import LabState
+
+    st = LabState.load()
+    if st is None:
+        raise EgovError.one("egov lab", "", "no lab is up", "run `egov lab up --profile lab`")
+    return st
+
+
+def _progress():
+    from egov.cli.main import err
+
+    return Progress(TextColumn("{task.description:<11}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, transient=True, disable=not err.is_terminal)
+
+
+def _status_table(state, statuses) -> Table:
+    t = Table(title=f"lab {state.profile}" + (" (bare)" if state.bare else ""), title_justify="left")
+    for c in ("router", "daemons", "IS-IS up/plan", "BFD up/plan", "ssh", "snmp", "ok"):
+        t.add_column(c)
+    for s in statuses:
+        dead = [d for d, alive in s.daemons.items() if not alive]
+        t.add_row(s.router, "all up" if not dead else "down: " + ",".join(dead),
+                  f"{s.adjacencies_up}/{s.adjacencies_expected}", f"{s.bfd_up}/{s.bfd_expected}",
+                  f"127.0.0.1:{s.ssh_port}", f"127.0.0.1:{s.snmp_port}", "yes" if s.ok else "[red]NO[/red]")
+    return t
+
+
+def wait_converged(state, timeout: float) -> list:
+    from egov.lab.status import lab_status
+
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = lab_status(state)
+        if all(s.ok for s in statuses) or time.monotonic() > deadline:
+            return statuses
+        time.sleep(1)
+
+
+@lab_app.command("up")
+def up(
+    profile: Annotated[str, typer.Option("--profile", "-p")] = "lab",
+    bare: Annotated[bool, typer.Option("--bare", help="Routers with only hostname and management access.")] = False,
+    wait: Annotated[int, typer.Option("--wait", help="Seconds to wait for every adjacency and BFD session.")] = 90,
+    workers: Annotated[int, typer.Option("--workers", help="Routers started in parallel.")] = 4,
+) -> None:
+    """Build the lab: namespaces, shaped links, FRR, sshd, snmpd, host port forwarders."""
+    from egov.cli.main import _checked_plan, err, out
+    from egov.lab import build
+
+    plan = _checked_plan(profile, frozen=False)
+    t0 = time.perf_counter()
+    with _progress() as bar:
+        tasks: dict[str, int] = {}
+
+        def step(what: str, i: int, n: int) -> None:
+            if what not in tasks:
+                tasks[what] = bar.add_task(what, total=n)
+            bar.update(tasks[what], completed=i)
+
+        state = build.up(plan, bare=bare, workers=workers, progress=step)
+    built = time.perf_counter() - t0
+    statuses = wait_converged(state, wait)
+    out.print(_status_table(state, statuses))
+    ok = all(s.ok for s in statuses)
+    out.print(f"built {len(state.routers)} routers and {len(state.links)} links in {built:.1f}s; "
+              f"{'converged' if ok else 'NOT converged'} after {time.perf_counter() - t0:.1f}s. "
+              f"SSH key: {state.ssh_key}")
+    if not ok:
+        err.print("lab is up but not every adjacency/BFD session the plan implies is up; see `egov lab status`")
+        raise typer.Exit(1)
+
+
+@lab_app.command("status")
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Routers, daemons, IS-IS adjacencies and BFD sessions; exit 0 only if all the plan implies are up."""
+    from egov.cli.main import out
+    from egov.lab.status import as_json as to_json
+    from egov.lab.status import lab_status
+
+    state = _state()
+    statuses = lab_status(state)
+    if as_json:
+        sys.stdout.write(json.dumps(to_json(state, statuses), indent=1) + "\n")
+    else:
+        out.print(_status_table(state, statuses))
+    if not all(s.ok for s in statuses):
+        raise typer.Exit(1)
+
+
+@lab_app.command("down")
+def down() -> None:
+    """Remove every namespace, process, veth, forwarder and file the lab made (safe to run twice)."""
+    from egov.cli.main import out
+    from egov.lab import build
+
+    with _progress() as bar:
+        task = bar.add_task("removing")
+
+        def step(_what: str, i: int, n: int) -> None:
+            bar.update(task, completed=i, total=n)
+
+        n = build.down(progress=step)
+    out.print(f"lab down: {n} routers removed" if n else "lab down: no lab was up")
+
+
+@lab_app.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def exec_cmd(ctx: typer.Context, router: str) -> None:
+    """Run a command inside a router: egov lab exec sn-a -- vtysh -c 'show isis neighbor'."""
+    from egov.lab.host import in_router
+
+    state = _state()
+    if router not in state.routers:
+        raise EgovError.one("egov lab exec", router, "no such router", "see `egov lab status`")
+    args = list(ctx.args)
+    if not args:
+        raise EgovError.one("egov lab exec", router, "no command given", "add -- CMD ARGS")
+    rs = state.routers[router]
+    if os.path.basename(args[0]) == "vtysh" and "-N" not in args:
+        args = [args[0], "-N", router, *args[1:]]  # this router's FRR, not the host's
+    os.execvp("ip", in_router(router, rs.uts, args))
+
+
+@fault_app.command("link")
+def fault_link(a: str, b: str, action: str,
+               index: Annotated[int, typer.Option("--index", help="Which of parallel links (1, 2).")] = 1) -> None:
+    """A B down|up (carrier) or cut|heal (silent black hole, carrier stays up)."""
+    from egov.cli.main import out
+    from egov.lab.faults import link_fault
+
+    ev = link_fault(_state(), a, b, action, index)
+    out.print(f"{ev['ts']} link {ev['a']}:{ev['a_if']} - {ev['b']}:{ev['b_if']} {action}")
+
+
+@fault_app.command("node")
+def fault_node(router: str, action: str) -> None:
+    """ROUTER down|up: stop / restart every daemon of a router."""
+    from egov.cli.main import out
+    from egov.lab.faults import node_fault
+
+    ev = node_fault(_state(), router, action)
+    out.print(f"{ev['ts']} node {router} {action}")

@@ -1,0 +1,324 @@
+"""`egov lab up` / `egov lab down`: build the plan as real routers on this host, and remove them.
+
+Each router is a network namespace named after its hostname, with its own UTS
+namespace (FRR 8.4 daemons take the hostname from uname, not frr.conf), its
+plan's links as veth pairs shaped with tbf to the tier's bandwidth divided by
+the profile's lab divisor, FRR booted from the rendered configuration, and an
+sshd and snmpd on its management address. A management bridge in a namespace
+of its own reaches every router; one forwarder process exposes each router's
+SSH and SNMP on 127.0.0.1 ports. Everything made is recorded in the state file
+as it is made, so `down` removes exactly that, and is safe to run twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets as pysecrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from egov.errors import EgovError
+from egov.lab.host import in_router, pid_alive, read_pid, require_root, run
+from egov.lab.state import RUN_DIR, STATE_FILE, LabState, LinkState, RouterState
+from egov.render.engine import Renderer
+from egov.render.secrets import Secrets
+from egov.topology.validate import Plan
+
+HUB = "egov-mgmt"
+SSH_BASE = 22000
+SNMP_BASE = 16100
+FRR_RUN = Path("/var/run/frr")
+SYSCTLS = ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1", "net.ipv6.conf.all.keep_addr_on_down=1",
+           "net.ipv6.conf.default.keep_addr_on_down=1", "net.ipv4.conf.all.rp_filter=0",
+           "net.ipv4.conf.default.rp_filter=0"]
+BARE_FRR = """frr version 8.4.4
+frr defaults traditional
+hostname {host}
+log syslog informational
+service integrated-vtysh-config
+!
+end
+"""
+
+Progress = Callable[[str, int, int], None]
+
+
+def users_for(plan: Plan) -> tuple[str, str]:
+    """(vtysh login, file-transfer login): the plan's admin user, and the same with -sh."""
+    admin = plan.loaded.profile.services.admin_user
+    return admin, f"{admin}-sh"
+
+
+def _lab_secrets() -> Secrets:
+    return Secrets(snmp_auth_key=pysecrets.token_hex(12), snmp_priv_key=pysecrets.token_hex(12),
+                   admin_password=pysecrets.token_urlsafe(12))
+
+
+def _hub_addresses(plan: Plan) -> tuple[str, str]:
+    mgmt = plan.loaded.profile.pools.mgmt
+    v4 = mgmt.gateway4 or next((a for a in mgmt.reserved if a.version == 4), None)
+    v6 = mgmt.gateway6 or next((a for a in mgmt.reserved if a.version == 6), None)
+    if v4 is None or v6 is None:
+        raise EgovError.one(plan.loaded.shown, "pools.mgmt.gateway4/gateway6",
+                            "the lab needs a management address for its hub on both families",
+                            "set pools.mgmt.gateway4 and gateway6 (or list them in pools.mgmt.reserved)")
+    p4 = plan.loaded.profile.pools.mgmt.ipv4[0].prefixlen
+    p6 = plan.loaded.profile.pools.mgmt.ipv6[0].prefixlen
+    return f"{v4}/{p4}", f"{v6}/{p6}"
+
+
+def _tbf(rate_bit: int) -> list[str]:
+    burst = max(16 * 1024, rate_bit // 8 // 50)
+    return ["tbf", "rate", f"{rate_bit}bit", "burst", str(burst), "latency", "20ms"]
+
+
+def _frrsh(root: Path) -> Path:
+    sh = root / "bin" / "frrsh"
+    sh.parent.mkdir(parents=True, exist_ok=True)
+    # sshd runs inside the router's UTS namespace, so uname -n names the router
+    sh.write_text('#!/bin/sh\n# login shell of the lab\'s CLI user: this router\'s vtysh\n'
+                  'exec /usr/bin/vtysh -N "$(uname -n)" "$@"\n')
+    sh.chmod(0o755)
+    return sh
+
+
+def _ensure_user(state: LabState, name: str, shell: str, home: Path) -> None:
+    if run(["id", "-u", name], check=False).returncode == 0:
+        return
+    home.mkdir(parents=True, exist_ok=True)
+    run(["useradd", "--system", "-M", "-d", str(home), "-s", shell, "-G", "frr,frrvty", name])
+    run(["usermod", "-p", "*", name])  # no password, but not locked: sshd refuses locked accounts
+    shutil.chown(home, name, name)
+    state.users_created.append(name)
+    state.save()
+
+
+def up(plan: Plan, bare: bool = False, workers: int = 4, progress: Progress | None = None) -> LabState:
+    """Build the lab for ``plan``; an existing or half-built lab is removed first."""
+    require_root()
+    old = LabState.load()
+    if old is not None:
+        down(old)
+    topo = plan.topology
+    prof = plan.loaded.profile
+    divisor = prof.lab.bandwidth_divisor
+    root = RUN_DIR / prof.name
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True, mode=0o755)
+    os.chmod(RUN_DIR, 0o755)
+    os.chmod(RUN_DIR.parent, 0o755)
+    state = LabState(profile=prof.name, profile_path=str(plan.loaded.path.resolve()), root=str(root), hub=HUB,
+                     bare=bare, created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    state.save()
+    step = progress or (lambda _what, _i, _n: None)
+
+    # secrets and keys of this lab only (never in the repo), readable by root alone
+    lab_secrets = _lab_secrets()
+    (root / "secrets.json").write_text(json.dumps({"snmp_auth_key": lab_secrets.snmp_auth_key,
+                                                   "snmp_priv_key": lab_secrets.snmp_priv_key,
+                                                   "snmp_user": prof.services.snmp.user}))
+    os.chmod(root / "secrets.json", 0o600)
+    ssh_dir = root / "ssh"
+    ssh_dir.mkdir(mode=0o755)
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "egov-lab", "-f", str(state.ssh_key)])
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "egov-lab-host", "-f", str(ssh_dir / "host_ed25519")])
+    shutil.copy(ssh_dir / "id_ed25519.pub", ssh_dir / "authorized_keys")
+    os.chmod(ssh_dir / "authorized_keys", 0o644)
+    cli_user, sh_user = users_for(plan)
+    _ensure_user(state, cli_user, str(_frrsh(root)), root / "home" / cli_user)
+    _ensure_user(state, sh_user, "/bin/bash", root / "home" / sh_user)
+    if not Path("/run/sshd").exists():
+        Path("/run/sshd").mkdir(mode=0o755)
+        state.made_run_sshd = True
+
+    # render every router (in memory) before touching the host
+    renderer = Renderer(plan, lab_secrets)
+    files = {n.hostname: renderer.render_node(n) for n in topo.nodes.values()}
+
+    # management hub
+    hub4, hub6 = _hub_addresses(plan)
+    run(["ip", "netns", "add", HUB])
+    run(["ip", "-n", HUB, "link", "set", "lo", "up"])
+    run(["ip", "-n", HUB, "link", "add", "br0", "type", "bridge"])
+    run(["ip", "-n", HUB, "link", "set", "br0", "up"])
+    run(["ip", "-n", HUB, "addr", "add", hub4, "dev", "br0"])
+    run(["ip", "-n", HUB, "-6", "addr", "add", hub6, "dev", "br0", "nodad"])
+
+    n_routers = len(topo.nodes)
+    for i, node in enumerate(topo.nodes.values(), start=1):
+        host = node.hostname
+        rdir = root / "r" / host
+        (rdir / "frr").mkdir(parents=True)
+        uts = rdir / "uts"
+        uts.touch()
+        rs = RouterState(ns=host, uts=str(uts), dir=str(rdir), index=i, ssh_port=SSH_BASE + i,
+                         snmp_port=SNMP_BASE + i, mgmt4=str(node.mgmt4), mgmt6=str(node.mgmt6), hub_if=f"mg{i}")
+        state.routers[host] = rs
+        state.save()
+        run(["ip", "netns", "add", host])
+        run(["unshare", f"--uts={uts}", "hostname", host])
+        run(["ip", "-n", host, "link", "set", "lo", "up"])
+        run(["ip", "netns", "exec", host, "sysctl", "-qw", *SYSCTLS])
+        run(["ip", "link", "add", "mgmt0", "netns", host, "type", "veth", "peer", "name", rs.hub_if, "netns", HUB])
+        run(["ip", "-n", HUB, "link", "set", rs.hub_if, "master", "br0", "up"])
+        run(["ip", "-n", host, "link", "set", "mgmt0", "up"])
+        run(["ip", "-n", host, "addr", "add", rs.mgmt4, "dev", "mgmt0"])
+        run(["ip", "-n", host, "-6", "addr", "add", rs.mgmt6, "dev", "mgmt0", "nodad"])
+        step("namespaces", i, n_routers)
+
+    for j, link in enumerate(topo.links, start=1):
+        a_if = next(x.name for x in topo.nodes[link.a].interfaces if x.link == link.key)
+        b_if = next(x.name for x in topo.nodes[link.b].interfaces if x.link == link.key)
+        rate = max(8000, link.bandwidth_bps // divisor)
+        run(["ip", "link", "add", a_if, "netns", link.a, "type", "veth", "peer", "name", b_if, "netns", link.b])
+        state.links.append(LinkState(key=link.key, a=link.a, a_if=a_if, b=link.b, b_if=b_if, rate_bit=rate,
+                                     bandwidth_bps=link.bandwidth_bps))
+        for ns, ifname in ((link.a, a_if), (link.b, b_if)):
+            run(["ip", "-n", ns, "link", "set", ifname, "up"])
+            run(["ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", ifname, "root", *_tbf(rate)])
+        step("links", j, len(topo.links))
+    state.save()
+
+    # configuration files, then daemons in parallel
+    for node in topo.nodes.values():
+        host = node.hostname
+        rs = state.routers[host]
+        rdir = Path(rs.dir)
+        rendered = files[host]
+        fdir = rdir / "frr"
+        (fdir / "frr.conf").write_text(BARE_FRR.format(host=host) if bare else rendered[f"{host}.cfg"])
+        (fdir / "daemons").write_text(rendered[f"{host}.d/daemons"])
+        (fdir / "vtysh.conf").write_text(rendered[f"{host}.d/vtysh.conf"])
+        subprocess.run(["chown", "-R", "frr:frr", str(fdir)], check=True)
+        os.chmod(fdir, 0o770)
+        for f in fdir.iterdir():
+            os.chmod(f, 0o660)
+        link_path = Path("/etc/frr") / host
+        if link_path.is_symlink() or link_path.exists():
+            link_path.unlink()
+        link_path.symlink_to(fdir)
+        (rdir / "sshd_config").write_text(
+            f"# lab overrides first (sshd keeps the first value it reads), then the rendered config\n"
+            f"HostKey {ssh_dir / 'host_ed25519'}\nPidFile {rdir / 'sshd.pid'}\n"
+            f"AuthorizedKeysFile {ssh_dir / 'authorized_keys'}\nStrictModes no\nUsePAM no\n"
+            f"AllowUsers {cli_user} {sh_user}\nInclude {rdir / 'sshd_config.rendered'}\n")
+        (rdir / "sshd_config.rendered").write_text(rendered[f"{host}.d/sshd_config"])
+        (rdir / "snmpd.conf").write_text(rendered[f"{host}.d/snmpd.conf"])
+        os.chmod(rdir / "snmpd.conf", 0o600)
+        snmp_dir = rdir / "snmp"
+        snmp_dir.mkdir(exist_ok=True)
+        shutil.chown(snmp_dir, "Debian-snmp", "Debian-snmp")
+
+    done = [0]
+
+    def start(host: str) -> None:
+        start_router_daemons(state, host)
+        done[0] += 1
+        step("daemons", done[0], n_routers)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for fut in [pool.submit(start, h) for h in topo.nodes]:
+            fut.result()
+
+    _start_forwarder(state)
+    state.phase = "up"
+    state.save()
+    return state
+
+
+def start_router_daemons(state: LabState, host: str) -> None:
+    """FRR (through its own frrinit.sh and watchfrr), sshd and snmpd inside the router; skips what runs."""
+    rs = state.routers[host]
+    rdir = Path(rs.dir)
+    if not pid_alive(read_pid(f"/var/run/frr/{host}/watchfrr.pid") or 0):
+        run(in_router(host, rs.uts, ["/usr/lib/frr/frrinit.sh", "start", host]), timeout=60)
+    if not pid_alive(read_pid(str(rdir / "sshd.pid")) or 0):
+        run(in_router(host, rs.uts, ["/usr/sbin/sshd", "-f", str(rdir / "sshd_config"), "-E",
+                                     str(rdir / "sshd.log")]))
+    if not pid_alive(read_pid(str(rdir / "snmpd.pid")) or 0):
+        run(in_router(host, rs.uts, ["/usr/sbin/snmpd", "-C", "-c", str(rdir / "snmpd.conf"), "-p",
+                                     str(rdir / "snmpd.pid"), "-Lf", str(rdir / "snmpd.log"), "-u", "Debian-snmp",
+                                     "-g", "Debian-snmp", "-I", "-smux,mteTrigger,mteTriggerConf"]),
+            env={"MIBS": "", "SNMP_PERSISTENT_DIR": str(rdir / "snmp")})
+
+
+def _start_forwarder(state: LabState) -> None:
+    spec = []
+    for rs in state.routers.values():
+        ip4 = rs.mgmt4.split("/")[0]
+        spec.append({"proto": "tcp", "port": rs.ssh_port, "to": [ip4, 22]})
+        spec.append({"proto": "udp", "port": rs.snmp_port, "to": [ip4, 161]})
+    root = Path(state.root)
+    (root / "forward.json").write_text(json.dumps(spec))
+    ready = root / "forward.ready"
+    ready.unlink(missing_ok=True)
+    log = open(root / "forward.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "egov.lab.forward", str(root / "forward.json"),
+                             f"/run/netns/{state.hub}"], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                            start_new_session=True, env=dict(os.environ, EGOV_FORWARD_READY=str(ready)))
+    state.forwarder_pid = proc.pid
+    state.save()
+    deadline = time.monotonic() + 10
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            first = (root / "forward.log").read_text().strip().splitlines()[-1:] or ["no output"]
+            raise EgovError.one("egov.lab.forward", "", f"forwarder did not start: {first[0]}",
+                                "free the 127.0.0.1 ports 22001+ and 16101+, then `egov lab up` again")
+        time.sleep(0.05)
+
+
+def _kill(pid: int | None, sig: int = signal.SIGTERM) -> None:
+    if pid and pid_alive(pid):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def down(state: LabState | None = None, progress: Progress | None = None) -> int:
+    """Remove everything ``state`` records; returns how many routers were removed. Safe to run twice."""
+    require_root()
+    state = state or LabState.load()
+    if state is None:
+        return 0
+    step = progress or (lambda _what, _i, _n: None)
+    _kill(state.forwarder_pid)
+    n = len(state.routers)
+    for i, (host, rs) in enumerate(state.routers.items(), start=1):
+        rdir = Path(rs.dir)
+        if Path(f"/run/netns/{host}").exists():
+            if (FRR_RUN / host).exists():
+                run(in_router(host, rs.uts, ["/usr/lib/frr/frrinit.sh", "stop", host]), check=False, timeout=30)
+            for pidfile in (rdir / "sshd.pid", rdir / "snmpd.pid"):
+                _kill(read_pid(str(pidfile)))
+            # whatever still runs inside the router (faults may have restarted daemons by hand)
+            pids = run(["ip", "netns", "pids", host], check=False).stdout.split()
+            for p in pids:
+                _kill(int(p), signal.SIGKILL)
+            run(["ip", "netns", "del", host], check=False)
+        if os.path.ismount(rs.uts):
+            run(["umount", rs.uts], check=False)
+        link_path = Path("/etc/frr") / host
+        if link_path.is_symlink():
+            link_path.unlink()
+        shutil.rmtree(FRR_RUN / host, ignore_errors=True)
+        step("routers", i, n)
+    if Path(f"/run/netns/{state.hub}").exists():
+        for p in run(["ip", "netns", "pids", state.hub], check=False).stdout.split():
+            _kill(int(p), signal.SIGKILL)
+        run(["ip", "netns", "del", state.hub], check=False)
+    for user in state.users_created:
+        run(["userdel", user], check=False)
+    if state.made_run_sshd:
+        shutil.rmtree("/run/sshd", ignore_errors=True)
+    shutil.rmtree(state.root, ignore_errors=True)
+    STATE_FILE.unlink(missing_ok=True)
+    return n

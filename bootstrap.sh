@@ -11,7 +11,7 @@ APT_PACKAGES=(
   frr frr-pythontools            # routers: vtysh -C checks rendered configs; the lab runs them
   snmpd snmp                     # per-router SNMPv3 agents and the client tools
   openssh-server                 # per-router management SSH
-  iproute2 nftables iperf3 socat netcat-openbsd iputils-ping
+  iproute2 nftables iperf3 socat netcat-openbsd iputils-ping fping
 )
 
 missing=()

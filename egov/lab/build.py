@@ -295,13 +295,9 @@ def down(state: LabState | None = None, progress: Progress | None = None) -> int
     for i, (host, rs) in enumerate(state.routers.items(), start=1):
         rdir = Path(rs.dir)
         if Path(f"/run/netns/{host}").exists():
-            if (FRR_RUN / host).exists():
-                run(in_router(host, rs.uts, ["/usr/lib/frr/frrinit.sh", "stop", host]), check=False, timeout=30)
-            for pidfile in (rdir / "sshd.pid", rdir / "snmpd.pid"):
-                _kill(read_pid(str(pidfile)))
-            # whatever still runs inside the router (faults may have restarted daemons by hand)
-            pids = run(["ip", "netns", "pids", host], check=False).stdout.split()
-            for p in pids:
+            # nothing inside needs a graceful exit: the namespace and its routes go away with it
+            _kill(read_pid(str(FRR_RUN / host / "watchfrr.pid")), signal.SIGKILL)
+            for p in run(["ip", "netns", "pids", host], check=False).stdout.split():
                 _kill(int(p), signal.SIGKILL)
             run(["ip", "netns", "del", host], check=False)
         if os.path.ismount(rs.uts):

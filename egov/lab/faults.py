@@ -12,10 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import signal
+import time
 from pathlib import Path
 
 from egov.errors import EgovError
-from egov.lab.host import in_router, pid_alive, read_pid, run
+from egov.lab.host import pid_alive, read_pid, run
 from egov.lab.state import LabState, LinkState
 
 CUT_TABLE = "egov_cut"
@@ -72,16 +74,34 @@ def link_fault(state: LabState, a: str, b: str, action: str, index: int = 1) -> 
     return _log(state, kind="link", action=action, a=lk.a, a_if=lk.a_if, b=lk.b, b_if=lk.b_if, link=lk.key)
 
 
+def stop_router_daemons(state: LabState, host: str, grace: float = 3.0) -> None:
+    """Stop every daemon of a router at once (frrinit.sh stops them one by one, ~2 s each).
+
+    watchfrr goes first so it restarts nothing; the others get SIGTERM (zebra then withdraws its
+    routes from the kernel, as on a real stop) and SIGKILL after ``grace`` seconds.
+    """
+    rdir = Path(state.routers[host].dir)
+    frr_dir = Path("/var/run/frr") / host
+    watchfrr = read_pid(str(frr_dir / "watchfrr.pid"))
+    if watchfrr and pid_alive(watchfrr):
+        os.kill(watchfrr, signal.SIGKILL)
+    pids = [read_pid(str(frr_dir / f"{d}.pid")) for d in ("zebra", "isisd", "bfdd", "staticd")]
+    pids += [read_pid(str(rdir / f"{d}.pid")) for d in ("sshd", "snmpd")]
+    alive = [p for p in pids if p and pid_alive(p)]
+    for p in alive:
+        os.kill(p, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [p for p in alive if pid_alive(p)]
+    for p in alive:
+        os.kill(p, signal.SIGKILL)
+
+
 def node_fault(state: LabState, host: str, action: str) -> dict:
     _router(state, host)
-    rs = state.routers[host]
-    rdir = Path(rs.dir)
     if action == "down":
-        run(in_router(host, rs.uts, ["/usr/lib/frr/frrinit.sh", "stop", host]), check=False, timeout=30)
-        for d in ("sshd", "snmpd"):
-            pid = read_pid(str(rdir / f"{d}.pid"))
-            if pid and pid_alive(pid):
-                os.kill(pid, 15)
+        stop_router_daemons(state, host)
     elif action == "up":
         from egov.lab.build import start_router_daemons
 

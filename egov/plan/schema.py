@@ -148,6 +148,18 @@ class Pools(Strict):
     mgmt: MgmtPools
 
 
+class SpfDelay(Strict):
+    """RFC 8405 SPF back-off. The first SPF after calm waits ``init_ms``, follow-ups ``short_ms``: a
+    link failure seen first through a neighbour's LSP and then through local BFD is repaired within
+    ``short_ms`` of the BFD event, not after a whole fixed SPF interval (1 s in FRR)."""
+
+    init_ms: int = Field(50, ge=0, le=60000)
+    short_ms: int = Field(100, ge=0, le=60000)
+    long_ms: int = Field(2000, ge=0, le=60000)
+    holddown_ms: int = Field(2000, ge=0, le=60000)
+    time_to_learn_ms: int = Field(500, ge=0, le=60000)
+
+
 class Igp(Strict):
     """IS-IS, multi-topology: one protocol and one BFD session per link carry both families."""
 
@@ -160,6 +172,7 @@ class Igp(Strict):
     max_lsp_lifetime: int = Field(1200, ge=350, le=65535)
     hello_interval: int = Field(3, ge=1, le=600)
     hello_multiplier: int = Field(10, ge=2, le=100)
+    spf_delay: SpfDelay = SpfDelay()
 
     @model_validator(mode="after")
     def _lifetime_covers_refresh(self) -> "Igp":

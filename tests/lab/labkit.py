@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import time
@@ -55,13 +54,6 @@ def wait_ok(timeout: float = 60) -> dict:
         if rc == 0 or time.monotonic() > deadline:
             return doc
         time.sleep(1)
-
-
-def ping_gaps(output: str) -> tuple[float, int]:
-    """Largest gap between consecutive replies (ping -D), and how many replies came back."""
-    stamps = [float(m) for m in re.findall(r"^\[(\d+\.\d+)\] \d+ bytes from", output, re.M)]
-    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
-    return (max(gaps) if gaps else float("inf")), len(stamps)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 from conftest import egov
 from egov.topology.validate import build_plan
 
-from .labkit import SSH_OPTS, in_router, lab_up, ping_gaps, sh, status_json, wait_ok  # noqa: F401
+from .labkit import SSH_OPTS, in_router, lab_up, sh, status_json, wait_ok  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
@@ -115,46 +114,20 @@ def test_lab_exec_runs_inside_the_router(lab_up):
     assert r.stdout.strip() == "sn-dfgw"
 
 
-def _tx(state, host: str, ifname: str) -> int:
-    return int(in_router(state, host, ["cat", f"/sys/class/net/{ifname}/statistics/tx_packets"]).stdout)
-
-
 @pytest.mark.parametrize("family", [4, 6])
 def test_silent_cut_reroutes_under_one_second(lab_up, plan, family):
     """Cut the uplink carrying the traffic, silently (carrier stays up): BFD must reroute in < 1 s."""
-    src_node, dst_node = plan.topology.nodes["sn-xa-yt"], plan.topology.nodes["sn-a"]
-    src = str((src_node.loopback4 if family == 4 else src_node.loopback6).ip)
-    dst = str((dst_node.loopback4 if family == 4 else dst_node.loopback6).ip)
+    from egov.lab.measure import failover
+
     wait_ok()
-    uplinks = src_node.uplinks
-    out: dict[str, str] = {}
-
-    def pinger() -> None:
-        out["ping"] = in_router(lab_up, "sn-xa-yt", ["ping", f"-{family}", "-D", "-n", "-i", "0.01", "-w", "4",
-                                                     "-I", src, dst], check=False, timeout=30).stdout
-
-    t = threading.Thread(target=pinger)
-    t.start()
-    time.sleep(0.6)
-    before = {i.name: _tx(lab_up, "sn-xa-yt", i.name) for i in uplinks}
-    time.sleep(0.4)
-    grew = {i.name: _tx(lab_up, "sn-xa-yt", i.name) - before[i.name] for i in uplinks}
-    iface = max(uplinks, key=lambda i: grew[i.name])  # the uplink the ping flow really uses
-    other = next(i for i in uplinks if i is not iface)
-    r = egov("lab", "fault", "link", "sn-xa-yt", iface.peer, "cut")
-    assert r.returncode == 0, r.stderr
-    moved = _tx(lab_up, "sn-xa-yt", other.name)
-    t.join()
-    moved = _tx(lab_up, "sn-xa-yt", other.name) - moved
-    egov("lab", "fault", "link", "sn-xa-yt", iface.peer, "heal")
-    gap, replies = ping_gaps(out["ping"])
-    print(f"IPv{family}: outage {gap * 1000:.0f} ms after cutting {iface.name} to {iface.peer}, {replies} replies")
-    assert grew[iface.name] >= 20, grew  # the cut link carried the ping flow
-    assert moved >= 100, "traffic did not move to the other uplink"
-    assert replies > 100, out["ping"][-500:]
-    assert 0.05 < gap < 1.0, f"IPv{family} outage {gap:.3f}s after a silent cut"
+    f = failover(lab_up, plan.topology, "sn-xa-yt", "sn-a", family)
+    print(f"IPv{family}: outage {f.outage_s * 1000:.0f} ms after cutting {f.cut_interface} to {f.cut_peer}")
+    assert f.carried_before >= 20, f  # the cut link carried the ping flow
+    assert f.moved_after >= 100, f"traffic did not move to the other uplink: {f}"
+    assert f.replies > 100, f
+    assert 0.05 < f.outage_s < 1.0, f"IPv{family} outage {f.outage_s:.3f}s after a silent cut"
     log = [json.loads(x) for x in Path(lab_up.fault_log).read_text().splitlines()]
-    assert [e["action"] for e in log[-2:]] == ["cut", "heal"] and log[-2]["b_if"] == iface.name
+    assert [e["action"] for e in log[-2:]] == ["cut", "heal"] and log[-2]["b_if"] == f.cut_interface
     assert wait_ok()["ok"]
 
 

@@ -12,6 +12,7 @@ APT_PACKAGES=(
   snmpd snmp                     # per-router SNMPv3 agents and the client tools
   openssh-server                 # per-router management SSH
   iproute2 nftables iperf3 socat netcat-openbsd iputils-ping fping
+  git                            # the versioned backup store of running configs
 )
 
 missing=()

@@ -35,9 +35,11 @@ app.add_typer(inv_app, name="inventory")
 
 
 def _add_lab() -> None:
+    from egov.cli.change import change_app
     from egov.cli.lab import lab_app
 
     app.add_typer(lab_app, name="lab")
+    app.add_typer(change_app, name="change")
 
 def _console(stderr: bool = False) -> Console:
     probe = Console(stderr=stderr)

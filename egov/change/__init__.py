@@ -1,0 +1,1 @@
+"""Change: safe, journaled network changes (drivers, waves, commit-confirm, audit)."""

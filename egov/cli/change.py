@@ -1,0 +1,171 @@
+"""``egov change``: plan, apply, verify, roll back and back up the backbone, safely."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from egov.errors import EgovError
+
+change_app = typer.Typer(no_args_is_help=True, help="Safe changes: diff, commit-confirm, verify, roll back.")
+
+ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help="Profile name or path.")]
+LimitOpt = Annotated[Optional[str], typer.Option("--limit", help="Only these routers (globs, comma separated).")]
+LabOpt = Annotated[bool, typer.Option("--lab", help="Target the running `egov lab` routers.")]
+
+
+def _setup(profile: str, lab: bool, bar: Progress | None = None, **kw):
+    from egov.change.runner import Change, lab_endpoints, network_endpoints
+    from egov.cli.main import _checked_plan
+    from egov.render.secrets import load_secrets
+
+    plan = _checked_plan(profile, frozen=False)
+    if lab:
+        eps, secrets = lab_endpoints(plan)
+    else:
+        eps, secrets = network_endpoints(plan), load_secrets()
+    tasks: dict[str, int] = {}
+
+    def step(what: str, i: int, n: int) -> None:
+        if bar is None:
+            return
+        if what not in tasks:
+            tasks[what] = bar.add_task(what, total=n)
+        bar.update(tasks[what], completed=i, total=n)
+
+    return Change(plan, eps, secrets, progress=step, **kw)
+
+
+def _bar() -> Progress:
+    from egov.cli.main import err
+
+    return Progress(TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, transient=True, disable=not err.is_terminal)
+
+
+def _summary(outcome, title: str) -> None:
+    from egov.cli.main import out
+
+    t = Table(title=f"{title} (change {outcome.change_id})", title_justify="left")
+    for c in ("device", "wave", "status", "detail"):
+        t.add_column(c)
+    colour = {"ok": "green", "changed": "yellow", "failed": "red", "unreachable": "magenta"}
+    for host in sorted(outcome.results):
+        r = outcome.results[host]
+        t.add_row(host, r.get("wave", ""), f"[{colour[r['status']]}]{r['status']}[/]", r.get("msg", ""))
+    out.print(t)
+    c = outcome.count()
+    out.print(" ".join(f"{k}={v}" for k, v in c.items()) + (f"; {outcome.stopped}" if outcome.stopped else ""))
+
+
+def _show_diffs(outcome) -> int:
+    from egov.cli.main import out
+
+    n = 0
+    for host in sorted(outcome.results):
+        diff = outcome.results[host].get("diff") or ""
+        if diff.strip():
+            n += 1
+            out.print(f"[bold]--- {host}[/bold]")
+            out.print(diff.rstrip(), markup=False, highlight=False)
+    return n
+
+
+def _confirm(yes: bool, what: str) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise EgovError.one("egov change", "--yes", f"no terminal to confirm the {what}", "pass --yes to proceed")
+    if not typer.confirm(f"Proceed with the {what}?", default=False):
+        raise typer.Exit(1)
+
+
+@change_app.command("plan")
+def plan_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
+             detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode",
+                                                             help="Exit 0: no changes, 2: changes, 1: error.")] = False
+             ) -> None:
+    """Render the intended config and show each device's diff; change nothing."""
+    with _bar() as bar:
+        ch = _setup(profile, lab, bar)
+        outcome = ch.plan_diff(ch.hosts(limit))
+    _show_diffs(outcome)
+    _summary(outcome, "plan")
+    if not outcome.ok:
+        raise typer.Exit(1)
+    if detailed_exitcode and outcome.count()["changed"]:
+        raise typer.Exit(2)
+
+
+@change_app.command("apply")
+def apply_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
+              batch: Annotated[int, typer.Option("--batch", help="Devices per batch after the canary.")] = 5,
+              canary: Annotated[int, typer.Option("--canary", help="Devices in the first, lone batch.")] = 1,
+              failure_budget: Annotated[int, typer.Option("--failure-budget",
+                                                          help="Failures tolerated per wave.")] = 0,
+              revert_in: Annotated[int, typer.Option("--revert-in", help="Commit-confirm timer, seconds.")] = 120,
+              resume: Annotated[bool, typer.Option("--resume", help="Continue the last unfinished apply.")] = False,
+              yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (required without a terminal).")]
+              = False) -> None:
+    """Apply the plan in waves by tier: canary, batches; commit-confirm, verify, confirm; stop on failure."""
+    with _bar() as bar:
+        ch = _setup(profile, lab, bar, revert_in=revert_in)
+        hosts = ch.hosts(limit)
+        if not yes:
+            shown = ch.plan_diff(hosts)
+            if not _show_diffs(shown):
+                _summary(shown, "plan: nothing to change")
+                return
+            bar.stop()
+            _confirm(yes, f"apply to {shown.count()['changed']} device(s)")
+            bar.start()
+        outcome = ch.apply(hosts, batch=batch, canary=canary, failure_budget=failure_budget, resume=resume)
+    _summary(outcome, "apply")
+    if not outcome.ok:
+        raise typer.Exit(1)
+
+
+@change_app.command("verify")
+def verify_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False) -> None:
+    """Post-checks against the plan on every device: interfaces, IS-IS, BFD, loopbacks (IPv4 and IPv6)."""
+    with _bar() as bar:
+        ch = _setup(profile, lab, bar)
+        outcome = ch.verify(ch.hosts(limit))
+    _summary(outcome, "verify")
+    if not outcome.ok:
+        raise typer.Exit(1)
+
+
+@change_app.command("backup")
+def backup_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False) -> None:
+    """Store the running configs (masked) in the backup git repository, one commit per run."""
+    from egov.cli.main import out
+
+    with _bar() as bar:
+        ch = _setup(profile, lab, bar)
+        outcome, ref = ch.backup(ch.hosts(limit))
+    _summary(outcome, "backup")
+    out.print(f"backup store {ch.store.path} at {ref[:12]}")
+    if not outcome.ok:
+        raise typer.Exit(1)
+
+
+@change_app.command("rollback")
+def rollback_cmd(profile: ProfileOpt, to: Annotated[str, typer.Option("--to", help="Backup commit (git ref).")],
+                 limit: LimitOpt = None, lab: LabOpt = False,
+                 yes: Annotated[bool, typer.Option("--yes", "-y")] = False) -> None:
+    """Restore devices to a named backup (commit-confirm)."""
+    with _bar() as bar:
+        ch = _setup(profile, lab, bar)
+        hosts = ch.hosts(limit)
+        bar.stop()
+        _confirm(yes, f"rollback of {len(hosts)} device(s) to {to}")
+        bar.start()
+        outcome = ch.rollback(hosts, ch.store._git("rev-parse", to).strip())
+    _summary(outcome, "rollback")
+    if not outcome.ok:
+        raise typer.Exit(1)

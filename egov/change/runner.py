@@ -82,6 +82,22 @@ class Outcome:
         return not self.stopped and not any(r["status"] in ("failed", "unreachable") for r in self.results.values())
 
 
+def rollout(waves: list[tuple[str, list[str]]], batch: int, canary: int) -> list[tuple[str, list[list[str]]]]:
+    """Batches per wave: the very first ``canary`` devices alone, then groups of ``batch``."""
+    out: list[tuple[str, list[list[str]]]] = []
+    first = True
+    for tier, members in waves:
+        queue = list(members)
+        batches: list[list[str]] = []
+        if first and canary > 0 and queue:
+            batches.append(queue[:canary])
+            queue = queue[canary:]
+            first = False
+        batches += [queue[i:i + max(1, batch)] for i in range(0, len(queue), max(1, batch))]
+        out.append((tier, batches))
+    return out
+
+
 class Change:
     """One change run over the routers of a plan."""
 
@@ -255,19 +271,9 @@ class Change:
         # pre-change backup of what is about to change: the rollback point of a failing batch
         pre, ref = self.backup(todo, label=f"pre-change {cid}") if todo else (None, "")
         configured = set(done) | {h for h in topo.nodes if h not in hosts}  # outside the limit: as they are
-        first = True
-        for tier, members in self.waves(todo):
+        for tier, batches in rollout(self.waves(todo), batch, canary):
             wave_failures = 0
-            queue = list(members)
-            batches: list[list[str]] = []
-            if first and canary > 0:
-                batches.append(queue[:canary])
-                queue = queue[canary:]
-            batches += [queue[i:i + batch] for i in range(0, len(queue), max(1, batch))]
-            first = False
             for b in batches:
-                if not b:
-                    continue
                 now = configured | set(b)
                 hv = {h: self._hostvars(h, expectations(topo, h, now)) for h in b}
                 res = self.run_playbook("apply", cid, b, hv)

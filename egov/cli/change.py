@@ -112,6 +112,8 @@ def apply_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
               yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (required without a terminal).")]
               = False) -> None:
     """Apply the plan in waves by tier: canary, batches; commit-confirm, verify, confirm; stop on failure."""
+    if not yes and not sys.stdin.isatty():  # fail before touching anything
+        raise EgovError.one("egov change apply", "--yes", "no terminal to confirm the apply", "pass --yes to proceed")
     with _bar() as bar:
         ch = _setup(profile, lab, bar, revert_in=revert_in)
         hosts = ch.hosts(limit)
@@ -159,6 +161,9 @@ def rollback_cmd(profile: ProfileOpt, to: Annotated[str, typer.Option("--to", he
                  limit: LimitOpt = None, lab: LabOpt = False,
                  yes: Annotated[bool, typer.Option("--yes", "-y")] = False) -> None:
     """Restore devices to a named backup (commit-confirm)."""
+    if not yes and not sys.stdin.isatty():
+        raise EgovError.one("egov change rollback", "--yes", "no terminal to confirm the rollback",
+                            "pass --yes to proceed")
     with _bar() as bar:
         ch = _setup(profile, lab, bar)
         hosts = ch.hosts(limit)

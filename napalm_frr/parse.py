@@ -1,0 +1,180 @@
+"""Pure text functions of the FRR driver (no device): FRR output in, Python data or config text out."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_PREAMBLE_END = "Current configuration:"
+
+
+def running_body(show_run: str) -> str:
+    """`show running-config` without FRR's "Building configuration..." preamble: from `!` to `end`."""
+    lines = show_run.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip() == _PREAMBLE_END:
+            lines = lines[i + 1:]
+            break
+    while lines and not lines[0].strip():
+        lines = lines[1:]
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _blocks(lines: list[str]) -> list[list[str]]:
+    """Top-level blocks: a section (`interface X` .. `exit` + its `!`) or a single top-level line."""
+    blocks: list[list[str]] = []
+    i, n = 0, len(lines)
+    while i < n:
+        line = lines[i]
+        nxt = lines[i + 1] if i + 1 < n else ""
+        opens = line and not line[0].isspace() and line not in ("!", "end", "exit") and (
+            nxt.startswith(" ") or nxt == "exit")
+        if not opens:
+            blocks.append([line])
+            i += 1
+            continue
+        j = i + 1
+        while j < n and lines[j] != "exit":
+            j += 1
+        end = j + 1
+        if end < n and lines[end] == "!":
+            end += 1
+        blocks.append(lines[i:end])
+        i = end
+    return blocks
+
+
+def boot_order(config: str) -> str:
+    """The config with every `router ...` section moved before the first `interface` section.
+
+    FRR 8.4 prints (and `write memory` saves) interfaces first; booting that order silently drops
+    `isis metric` > 63 (docs/frr-canonical.md, section 4). Applied to `show running-config`'s body
+    this yields the rendered form byte for byte. Nothing else is reordered; frr-reload ignores order.
+    """
+    lines = config.splitlines()
+    blocks = _blocks(lines)
+    first_if = next((k for k, b in enumerate(blocks) if b[0].startswith("interface ") and len(b) > 1), None)
+    if first_if is None:
+        return config
+    moved = [b for b in blocks[first_if:] if b[0].startswith("router ") and len(b) > 1]
+    if not moved:
+        return config
+    rest = [b for b in blocks[first_if:] if not (b[0].startswith("router ") and len(b) > 1)]
+    out = [line for b in blocks[:first_if] + moved + rest for line in b]
+    return "\n".join(out) + ("\n" if config.endswith("\n") else "")
+
+
+# --- frr-reload.py --test ---------------------------------------------------------------------------
+
+def _entries(section: list[str]) -> list[tuple[tuple[str, ...], str]]:
+    """Split one "Lines To ..." section into (context lines, leaf line) entries.
+
+    frr-reload prints every entry as its context lines (indent = depth) followed by the line
+    itself one level deeper; a line is a leaf when the next line is not deeper than it.
+    """
+    out: list[tuple[tuple[str, ...], str]] = []
+    stack: list[str] = []
+    lines = [ln for ln in section if ln.strip()]
+    for k, line in enumerate(lines):
+        depth = len(line) - len(line.lstrip(" "))
+        stack = stack[:depth] + [line]
+        nxt = lines[k + 1] if k + 1 < len(lines) else ""
+        nxt_depth = len(nxt) - len(nxt.lstrip(" ")) if nxt else -1
+        if nxt_depth <= depth:
+            out.append((tuple(stack[:-1]), line))
+    return out
+
+
+def reload_diff(output: str) -> str:
+    """frr-reload.py --test output as unified-style text; "" when it shows no difference.
+
+    Context lines (e.g. `interface eth3`, `router isis EGOV`) start with a space, removed lines with
+    "-" (the line as it is configured, not frr-reload's `no ...` form), added lines with "+".
+    Entries are grouped per context in the order frr-reload reports them, deletions first.
+    """
+    sections: dict[str, list[str]] = {"del": [], "add": []}
+    cur: list[str] | None = None
+    for line in output.splitlines():
+        s = line.strip()
+        if s == "Lines To Delete":
+            cur = sections["del"]
+        elif s == "Lines To Add":
+            cur = sections["add"]
+        elif cur is not None and not re.fullmatch(r"=+", s):
+            cur.append(line.rstrip())
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for ctx, leaf in _entries(sections["del"]):
+        indent = leaf[: len(leaf) - len(leaf.lstrip(" "))]
+        body = leaf.lstrip(" ")
+        # frr-reload prints a deletion as `no X`, and the deletion of a `no X` line as `X`
+        orig = body[3:] if body.startswith("no ") else "no " + body
+        groups.setdefault(ctx, []).append("-" + indent + orig)
+    for ctx, leaf in _entries(sections["add"]):
+        groups.setdefault(ctx, []).append("+" + leaf)
+    out: list[str] = []
+    for ctx, changes in groups.items():
+        out.extend(" " + c for c in ctx)
+        out.extend(changes)
+    return "\n".join(out) + "\n" if out else ""
+
+
+def merge_diff(merge: str) -> str:
+    """A merge candidate shown as additions: every config line with "+" (no `!`, `exit`, `end`, blanks)."""
+    out = ["+" + ln.rstrip() for ln in merge.splitlines() if ln.strip() not in ("", "!", "exit", "end")]
+    return "\n".join(out) + "\n" if out else ""
+
+
+def check_errors(output: str) -> list[str]:
+    """`vtysh -C -f` / `vtysh -f` complaints: `line N: % Unknown command[..]: text` and other `%` lines."""
+    errs = []
+    for line in output.splitlines():
+        s = line.strip()
+        if re.match(r"line \d+:", s) or s.startswith("% ") or s.startswith("Must condition"):
+            errs.append(s)
+    return errs
+
+
+# --- show commands ---------------------------------------------------------------------------------
+
+_ISIS_NEIGH = re.compile(r"^\s+(?P<sys>\S+)\s+(?P<ifname>\S+)\s+(?P<level>\d)\s+(?P<state>\S+)"
+                         r"\s+(?P<hold>\d+)")
+
+
+def isis_neighbors(text: str) -> dict[str, dict[str, Any]]:
+    """`show isis neighbor` (FRR 8.4 has no json for it) -> {interface: {neighbor, level, state}}.
+
+    A circuit with a level-1 and a level-2 adjacency to the same neighbour is one entry with
+    level 3 (as FRR's own "L" column for level-1-2), Up only if both are Up.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for line in text.splitlines():
+        m = _ISIS_NEIGH.match(line)
+        if not m or m["sys"] == "System":
+            continue
+        new = {"neighbor": m["sys"], "level": int(m["level"]), "state": m["state"],
+               "holdtime": int(m["hold"])}
+        old = out.get(m["ifname"])
+        if old and old["neighbor"] == new["neighbor"] and old["level"] != new["level"]:
+            new["level"] = old["level"] | new["level"]
+            new["state"] = "Up" if old["state"] == new["state"] == "Up" else (
+                new["state"] if old["state"] == "Up" else old["state"])
+            new["holdtime"] = min(old["holdtime"], new["holdtime"])
+        out[m["ifname"]] = new
+    return out
+
+
+def ping(text: str, count: int) -> dict[str, Any]:
+    """Linux iputils ping output -> NAPALM's PingResultDict."""
+    m = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", text)
+    if not m:
+        first = next((ln for ln in text.splitlines() if ln.strip()), "no output")
+        return {"error": first.strip()}
+    sent, received = int(m[1]), int(m[2])
+    rtt = re.search(r"= ([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+) ms", text)
+    rmin, ravg, rmax, rdev = (float(x) for x in rtt.groups()) if rtt else (0.0, 0.0, 0.0, 0.0)
+    results = [{"ip_address": r[1], "rtt": float(r[2])}
+               for r in re.finditer(r"bytes from (\S+?):?\s+icmp_seq=\S+.*? time=([\d.]+) ms", text)]
+    return {"success": {"probes_sent": sent or count, "packet_loss": sent - received, "rtt_min": rmin,
+                        "rtt_max": rmax, "rtt_avg": ravg, "rtt_stddev": rdev, "results": results}}

@@ -29,6 +29,8 @@ from egov.render.secrets import Secrets
 from egov.topology.validate import Plan
 
 STATUSES = ("ok", "changed", "failed", "unreachable")
+#: platforms without a transactional NAPALM driver: backups and show commands through netmiko
+NETMIKO_ONLY = {"huawei_vrp", "h3c_comware"}
 
 
 @dataclass
@@ -143,8 +145,11 @@ class Change:
     def _hostvars(self, host: str, expect: dict[str, Any] | None) -> dict[str, Any]:
         ep = self.endpoints[host]
         node = self.plan.topology.nodes[host]
+        platform = PLATFORMS[node.platform]
         hv: dict[str, Any] = {
-            "napalm_driver": PLATFORMS[node.platform].napalm_driver,
+            "napalm_driver": platform.napalm_driver,
+            "netmiko_device_type": platform.netmiko_device_type,
+            "egov_transport": "netmiko" if node.platform in NETMIKO_ONLY else "napalm",
             "egov_address": ep.address,
             "egov_port": ep.port,
             "egov_username": ep.username,

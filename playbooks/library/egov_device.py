@@ -19,6 +19,8 @@ options:
   password: {type: str, default: "", no_log: true}
   key_file: {type: str}
   optional_args: {type: dict, default: {}}
+  transport: {type: str, default: napalm, choices: [napalm, netmiko]}
+  netmiko_device_type: {type: str, default: ""}
   config_file: {type: path, description: candidate (plan, apply) or backup to restore (rollback)}
   expect: {type: dict, default: {}, description: post-checks (egov.change.expect)}
   revert_in: {type: int, default: 120}
@@ -41,6 +43,8 @@ def main() -> None:
         password=dict(type="str", default="", no_log=True),
         key_file=dict(type="str"),
         optional_args=dict(type="dict", default={}),
+        transport=dict(type="str", default="napalm", choices=["napalm", "netmiko"]),
+        netmiko_device_type=dict(type="str", default=""),
         config_file=dict(type="path"),
         expect=dict(type="dict", default={}),
         revert_in=dict(type="int", default=120),
@@ -57,7 +61,8 @@ def main() -> None:
                         "set ansible_python_interpreter to egov's .venv/bin/python", egov_status="failed")
     action = "plan" if m.check_mode and p["action"] in ("apply", "rollback") else p["action"]
     t = Target(host=p["address"], driver=p["driver"], address=p["address"], username=p["username"],
-               port=p["port"], key_file=p["key_file"], password=p["password"], optional_args=p["optional_args"])
+               port=p["port"], key_file=p["key_file"], password=p["password"], optional_args=p["optional_args"],
+               transport=p["transport"], netmiko_device_type=p["netmiko_device_type"])
     res = run_action(action, t, config=read_text(p["config_file"]), expect=p["expect"], revert_in=p["revert_in"],
                      journal=p["journal"], secrets=p["secrets"], change_id=p["change_id"],
                      verify_wait=p["verify_wait"])

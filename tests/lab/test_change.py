@@ -160,6 +160,40 @@ def test_failures_stop_the_rollout_and_leave_nothing_half_done(bare_lab, state_d
     assert any(d["device"] == victim and d["error"] for d in rec["devices"])
 
 
+def test_resume_retries_only_what_did_not_finish(bare_lab, env, state_dir):
+    """After the stopped rollout above, --resume skips what the journal records as done."""
+    journal = Journal(state_dir / "journal.sqlite")
+    last = journal.last_change("apply")
+    assert last["result"] == "failed"
+    done = {d["device"] for d in last["devices"] if d["status"] in ("ok", "changed")}
+    assert done and len(done) < 15
+    r = egov("change", "apply", "--profile", "lab", "--lab", "--resume", "--yes", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    resumed = journal.last_change("apply")
+    assert resumed["id"] != last["id"] and resumed["result"] == "ok"
+    touched = {d["device"] for d in resumed["devices"]}
+    assert touched == set(build_plan("lab").topology.nodes) - done
+    r = egov("change", "apply", "--profile", "lab", "--lab", "--resume", "--yes", env=env)
+    assert r.returncode == 1 and "no unfinished apply in the journal" in r.stderr
+
+
+def test_netmiko_transport_backs_up_and_refuses_changes(bare_lab):
+    """VRP and Comware go through netmiko; proven here against a real CLI (FRR's vtysh speaks IOS-like)."""
+    from egov.change.device import Target, run_action
+
+    rs = bare_lab.routers["sn-bj-a"]
+    t = Target(host="sn-bj-a", driver="", address="127.0.0.1", port=rs.ssh_port, username="netops",
+               key_file=str(bare_lab.ssh_key), transport="netmiko", netmiko_device_type="cisco_ios")
+    res = run_action("backup", t, secrets=[bare_lab.secrets()["snmp_auth_key"]])
+    assert res["status"] == "ok", res
+    assert "hostname sn-bj-a" in res["config"] and "router isis EGOV" in res["config"]
+    refused = run_action("apply", t, config="hostname x\n")
+    assert refused["status"] == "failed" and "netmiko only" in refused["msg"]
+    bad = Target(host="sn-bj-a", driver="", address="127.0.0.1", port=1, username="netops",
+                 transport="netmiko", netmiko_device_type="cisco_ios", timeout=5)
+    assert run_action("backup", bad)["status"] == "unreachable"
+
+
 def test_backup_and_rollback_restore_exactly(bare_lab, env, state_dir):
     r = egov("change", "backup", "--profile", "lab", "--lab", env=env)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -143,10 +143,10 @@ def _check_once(drv, expect: dict[str, Any]) -> list[str]:
 
 def run_action(action: str, t: Target, *, config: str | None = None, expect: dict[str, Any] | None = None,
                revert_in: int = 120, journal: str | None = None, secrets: list[str] | None = None,
-               change_id: str = "", verify_wait: float = 45.0) -> dict[str, Any]:
-    """backup | plan | apply | verify | rollback (config = the file to restore) on one device."""
+               change_id: str = "", verify_wait: float = 45.0, commands: list[str] | None = None) -> dict[str, Any]:
+    """backup | plan | apply | verify | rollback (config = the file to restore) | show on one device."""
     if t.transport == "netmiko":
-        return netmiko_action(action, t, secrets or [])
+        return netmiko_action(action, t, secrets or [], commands)
     res: dict[str, Any] = {"host": t.host, "status": "ok", "changed": False, "diff": "", "msg": ""}
     try:
         drv = connect(t, journal)
@@ -157,6 +157,11 @@ def run_action(action: str, t: Target, *, config: str | None = None, expect: dic
             running = drv.get_config(retrieve="running")["running"]
             res["config"] = mask(running, secrets or [])
             res["msg"] = f"{len(running.splitlines())} lines"
+            return res
+        if action == "show":
+            out = drv.cli(list(commands or []))
+            res["output"] = {c: mask(v, secrets or []) for c, v in out.items()}
+            res["msg"] = f"{len(out)} command(s)"
             return res
         if action == "verify":
             problems = check(drv, expect or {}, wait=verify_wait)

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: egov_device
 short_description: backup, plan, apply, verify or roll back one device (NAPALM, commit-confirm)
 options:
-  action: {type: str, required: true, choices: [backup, plan, apply, verify, rollback]}
+  action: {type: str, required: true, choices: [backup, plan, apply, verify, rollback, show]}
   driver: {type: str, required: true}
   address: {type: str, required: true}
   port: {type: int, default: 22}
@@ -28,6 +28,7 @@ options:
   journal: {type: path}
   change_id: {type: str, default: ""}
   secrets: {type: list, elements: str, default: [], no_log: true}
+  commands: {type: list, elements: str, default: [], description: for action show}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -35,7 +36,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 def main() -> None:
     m = AnsibleModule(argument_spec=dict(
-        action=dict(type="str", required=True, choices=["backup", "plan", "apply", "verify", "rollback"]),
+        action=dict(type="str", required=True, choices=["backup", "plan", "apply", "verify", "rollback", "show"]),
+        commands=dict(type="list", elements="str", default=[]),
         driver=dict(type="str", required=True),
         address=dict(type="str", required=True),
         port=dict(type="int", default=22),
@@ -65,10 +67,11 @@ def main() -> None:
                transport=p["transport"], netmiko_device_type=p["netmiko_device_type"])
     res = run_action(action, t, config=read_text(p["config_file"]), expect=p["expect"], revert_in=p["revert_in"],
                      journal=p["journal"], secrets=p["secrets"], change_id=p["change_id"],
-                     verify_wait=p["verify_wait"])
+                     verify_wait=p["verify_wait"], commands=p["commands"])
     out = dict(changed=res["changed"], egov_status=res["status"], diff_text=res["diff"], msg=res["msg"])
-    if "config" in res:
-        out["config"] = res["config"]
+    for key in ("config", "output"):
+        if key in res:
+            out[key] = res[key]
     if res["status"] in ("failed", "unreachable"):
         m.fail_json(**out)
     m.exit_json(**out)

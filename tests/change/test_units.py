@@ -93,3 +93,23 @@ def test_expectations_follow_configured_peers():
     assert set(full["isis"].values()) == {"sn-a", "sn-b", "sn-xa-b", "sn-xa-yt", "sn-xa-ca"}
     assert set(full["interfaces"]) == {i.name for i in topo.nodes["sn-xa-a"].interfaces}
     assert str(topo.nodes["sn-b"].loopback4.ip) in full["ping"]
+
+
+def test_playbooks_parse_for_plain_ansible(tmp_path):
+    """Every playbook passes ansible-playbook's syntax check with the exported inventory (AWX-style use)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import ROOT, egov
+
+    inv = tmp_path / "hosts.yml"
+    assert egov("inventory", "export", "--profile", "lab", "--out", str(inv), "--frozen").returncode == 0
+    books = sorted((ROOT / "playbooks").glob("*.yml"))
+    assert {b.stem for b in books} >= {"backup", "plan", "apply", "verify", "rollback", "show"}
+    exe = Path(sys.executable).with_name("ansible-playbook")
+    r = subprocess.run([str(exe), "--syntax-check", "-i", str(inv), *map(str, books)], capture_output=True, text=True,
+                       cwd=ROOT / "playbooks", timeout=120,
+                       env={"PATH": f"{exe.parent}:/usr/bin:/bin", "HOME": str(tmp_path),
+                            "ANSIBLE_LOCAL_TEMP": str(tmp_path / "t")})
+    assert r.returncode == 0, r.stdout + r.stderr

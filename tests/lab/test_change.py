@@ -187,6 +187,12 @@ def test_netmiko_transport_backs_up_and_refuses_changes(bare_lab):
     res = run_action("backup", t, secrets=[bare_lab.secrets()["snmp_auth_key"]])
     assert res["status"] == "ok", res
     assert "hostname sn-bj-a" in res["config"] and "router isis EGOV" in res["config"]
+    shown = run_action("show", t, commands=["show isis neighbor"])
+    assert shown["status"] == "ok" and " sn-bj-b " in shown["output"]["show isis neighbor"]
+    napalm_t = Target(host="sn-bj-a", driver="frr", address="127.0.0.1", port=rs.ssh_port, username="netops-sh",
+                      key_file=str(bare_lab.ssh_key))
+    shown = run_action("show", napalm_t, commands=["show isis neighbor"])
+    assert shown["status"] == "ok" and " sn-bj-b " in shown["output"]["show isis neighbor"], shown
     refused = run_action("apply", t, config="hostname x\n")
     assert refused["status"] == "failed" and "netmiko only" in refused["msg"]
     bad = Target(host="sn-bj-a", driver="", address="127.0.0.1", port=1, username="netops",

@@ -106,8 +106,6 @@ def plan_show(profile: ProfileOpt, as_json: Annotated[bool, typer.Option("--json
     plan = _checked_plan(profile, frozen)
     topo = plan.topology
     if as_json:
-        from egov.platforms import PLATFORMS  # noqa: F401  (interface names already resolved)
-
         names = {(i.node, i.link): i.name for n in topo.nodes.values() for i in n.interfaces}
         doc = {
             "profile": topo.profile,

@@ -293,7 +293,6 @@ def down(state: LabState | None = None, progress: Progress | None = None) -> int
     _kill(state.forwarder_pid)
     n = len(state.routers)
     for i, (host, rs) in enumerate(state.routers.items(), start=1):
-        rdir = Path(rs.dir)
         if Path(f"/run/netns/{host}").exists():
             # nothing inside needs a graceful exit: the namespace and its routes go away with it
             _kill(read_pid(str(FRR_RUN / host / "watchfrr.pid")), signal.SIGKILL)

@@ -67,7 +67,7 @@ def test_apply_brings_bare_routers_to_the_plan(bare_lab, env, state_dir):
     for host in plan.topology.nodes:
         assert _diff_empty(bare_lab, host, str(render_dir / f"{host}.cfg")), host
     # the saved config is the rendered text (router isis first: boot-safe on FRR 8.4)
-    assert Path(f"/etc/frr/sn-a/frr.conf").read_text() == (render_dir / "sn-a.cfg").read_text()
+    assert Path("/etc/frr/sn-a/frr.conf").read_text() == (render_dir / "sn-a.cfg").read_text()
     j = Journal(state_dir / "journal.sqlite").last_change("apply")
     assert j["result"] == "ok" and len(j["devices"]) == 15
     assert {d["wave"] for d in j["devices"]} == {"province", "city", "county", "township", "department"}

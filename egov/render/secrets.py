@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -32,7 +32,6 @@ class Secrets:
     snmp_priv_key: str
     admin_password: str
     placeholder: bool = False
-    _cache: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __repr__(self) -> str:  # never leak values into logs or tracebacks
         return f"Secrets(placeholder={self.placeholder})"

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from egov.change.backup import BackupStore  # noqa: E402
 from egov.change.journal import Journal  # noqa: E402
-from egov.change.runner import Change, lab_endpoints  # noqa: E402
+from egov.change.runner import Change, lab_endpoints, rollout  # noqa: E402
 from egov.lab import build  # noqa: E402
 from egov.topology.validate import build_plan  # noqa: E402
 
@@ -63,8 +63,7 @@ def main() -> None:
         t_serial = time.perf_counter() - t0
         assert s.ok, s.stopped
 
-        batches = sum(len(b) for _, b in __import__("egov.change.runner", fromlist=["rollout"]).rollout(
-            ch.waves(hosts), args.batch, 1))
+        batches = sum(len(b) for _, b in rollout(ch.waves(hosts), args.batch, 1))
         print(f"lab: {n} routers, bare -> planned configuration")
         print(f"  plan (render + diff on every router, one ansible-runner run): {t_plan:.1f} s "
               f"({p.count()['changed']} with changes); again after apply: {t_noop:.1f} s "
@@ -73,12 +72,15 @@ def main() -> None:
               f"{t_apply / n:.2f} s per device")
         print(f"  apply one device at a time ({n} batches): {t_serial:.1f} s, {t_serial / n:.2f} s per device")
         print(f"  ratio one-at-a-time / batched: {t_serial / t_apply:.1f}x")
-        per_batch = t_serial / n  # one batch's fixed cost (runner start, commit, post-check wait) + one device
-        # 1,900 routers: 2 core + 22 city + 107 county + 1,768 township (+ departments), in waves of batch 50
-        est_batches = 2 + 1 + 1 + 3 + 36 + 1
-        print(f"  estimate for ~1,900 routers with batches of 50 (forks 20): ~{est_batches} batches x "
-              f"~{per_batch * 50 / 20:.0f}-{per_batch * 3:.0f} s = {est_batches * per_batch * 50 / 20 / 60:.0f}-"
-              f"{est_batches * per_batch * 3 / 60:.0f} min")
+        # extrapolation, not a measurement: a batch costs about what one lab batch cost (runner start,
+        # commit-confirm, post-check wait) while its devices run in parallel up to the fork limit
+        per_batch = t_apply / batches
+        big = rollout([("province", ["x"] * 2), ("city", ["x"] * 22), ("county", ["x"] * 107),
+                       ("township", ["x"] * 1768), ("department", ["x"] * 45)], 50, 1)
+        n_big = sum(len(b) for _, b in big)
+        rounds = 50 / 20  # batch of 50 over 20 forks
+        print(f"  estimate for 1,944 routers (batches of 50, 20 forks): {n_big} batches x "
+              f"~{per_batch * rounds:.0f} s = ~{n_big * per_batch * rounds / 60:.0f} min (extrapolated)")
     finally:
         build.down()
 

@@ -27,17 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 from egov.lab import build  # noqa: E402
 from egov.lab.measure import failover, idle_cpu_percent, memory_per_router_mb  # noqa: E402
-from egov.lab.status import lab_status  # noqa: E402
+from egov.lab.status import wait_converged  # noqa: E402
 from egov.topology.addressing import write_lock  # noqa: E402
 from egov.topology.validate import build_plan  # noqa: E402
-
-
-def converge(state, timeout: float) -> tuple[float, list]:
-    t0 = time.perf_counter()
-    while True:
-        st = lab_status(state)
-        if all(s.ok for s in st) or time.perf_counter() - t0 > timeout:
-            return time.perf_counter() - t0, st
 
 
 def scaled_profile(cities: int, counties: int, townships: int, work: Path) -> str:
@@ -64,7 +56,7 @@ def run_one(profile: str, idle: float, failovers: bool) -> dict:
     t0 = time.perf_counter()
     state = build.up(plan)
     built = time.perf_counter() - t0
-    conv, statuses = converge(state, timeout=240)
+    conv, statuses = wait_converged(state, timeout=240)
     res = {
         "routers": len(plan.topology.nodes),
         "links": len(plan.topology.links),
@@ -85,7 +77,7 @@ def run_one(profile: str, idle: float, failovers: bool) -> dict:
             for fam in (4, 6):
                 f = failover(state, plan.topology, host, "sn-a", fam)
                 out.append(f)
-                converge(state, 30)
+                wait_converged(state, 30)
         res["failovers"] = out
     return res
 

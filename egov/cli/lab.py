@@ -47,17 +47,6 @@ def _status_table(state, statuses) -> Table:
     return t
 
 
-def wait_converged(state, timeout: float) -> list:
-    from egov.lab.status import lab_status
-
-    deadline = time.monotonic() + timeout
-    while True:
-        statuses = lab_status(state)
-        if all(s.ok for s in statuses) or time.monotonic() > deadline:
-            return statuses
-        time.sleep(1)
-
-
 @lab_app.command("up")
 def up(
     profile: Annotated[str, typer.Option("--profile", "-p")] = "lab",
@@ -68,6 +57,7 @@ def up(
     """Build the lab: namespaces, shaped links, FRR, sshd, snmpd, host port forwarders."""
     from egov.cli.main import _checked_plan, err, out
     from egov.lab import build
+    from egov.lab.status import wait_converged
 
     plan = _checked_plan(profile, frozen=False)
     t0 = time.perf_counter()
@@ -81,7 +71,7 @@ def up(
 
         state = build.up(plan, bare=bare, workers=workers, progress=step)
     built = time.perf_counter() - t0
-    statuses = wait_converged(state, wait)
+    _, statuses = wait_converged(state, wait)
     out.print(_status_table(state, statuses))
     ok = all(s.ok for s in statuses)
     out.print(f"built {len(state.routers)} routers and {len(state.links)} links in {built:.1f}s; "

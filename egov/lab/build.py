@@ -25,6 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from egov.atomic import write_atomic
 from egov.errors import EgovError
 from egov.lab.host import in_router, pid_alive, read_pid, require_root, run
 from egov.lab.state import RUN_DIR, STATE_FILE, LabState, LinkState, RouterState
@@ -122,10 +123,9 @@ def up(plan: Plan, bare: bool = False, workers: int = 4, progress: Progress | No
 
     # secrets and keys of this lab only (never in the repo), readable by root alone
     lab_secrets = _lab_secrets()
-    (root / "secrets.json").write_text(json.dumps({"snmp_auth_key": lab_secrets.snmp_auth_key,
-                                                   "snmp_priv_key": lab_secrets.snmp_priv_key,
-                                                   "snmp_user": prof.services.snmp.user}))
-    os.chmod(root / "secrets.json", 0o600)
+    write_atomic(root / "secrets.json", json.dumps({"snmp_auth_key": lab_secrets.snmp_auth_key,
+                                                    "snmp_priv_key": lab_secrets.snmp_priv_key,
+                                                    "snmp_user": prof.services.snmp.user}), mode=0o600)
     ssh_dir = root / "ssh"
     ssh_dir.mkdir(mode=0o755)
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "egov-lab", "-f", str(state.ssh_key)])

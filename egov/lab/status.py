@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -71,6 +72,16 @@ def router_status(state: LabState, host: str) -> RouterStatus:
 def lab_status(state: LabState, workers: int = 4) -> list[RouterStatus]:
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda h: router_status(state, h), state.routers))
+
+
+def wait_converged(state: LabState, timeout: float) -> tuple[float, list[RouterStatus]]:
+    """Poll until every router is ok or ``timeout`` runs out; (seconds waited, last statuses)."""
+    t0 = time.monotonic()
+    while True:
+        statuses = lab_status(state)
+        if all(s.ok for s in statuses) or time.monotonic() - t0 > timeout:
+            return time.monotonic() - t0, statuses
+        time.sleep(1)
 
 
 def as_json(state: LabState, statuses: list[RouterStatus]) -> dict:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import jinja2
 
+from egov.atomic import write_atomic
 from egov.errors import EgovError
 from egov.plan.load import project_root
 from egov.render.context import ContextBuilder
@@ -186,7 +187,5 @@ def write_tree(out_dir: Path, files: dict[str, str], secret: bool) -> tuple[int,
                 parent.rmdir()
             except OSError:
                 pass
-    tmp = manifest_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"files": sorted(files)}, indent=0))
-    os.replace(tmp, manifest_path)
+    write_atomic(manifest_path, json.dumps({"files": sorted(files)}, indent=0))
     return len(files), removed

@@ -43,12 +43,10 @@ class Pool:
         self.version = nets[0].version if nets else 0
         self.bits = 32 if self.version == 4 else 128
         self.step = 1 << (self.bits - prefixlen)
-
-    def _ranges(self) -> list[tuple[int, int, IPNet]]:
-        return [(int(n.network_address), int(n.broadcast_address), n) for n in self.nets]
+        self._ranges = [(int(n.network_address), int(n.broadcast_address), n) for n in nets]
 
     def owner(self, value: int) -> IPNet | None:
-        for lo, hi, n in self._ranges():
+        for lo, hi, n in self._ranges:
             if lo <= value <= hi:
                 return n
         return None
@@ -60,7 +58,7 @@ class Pool:
         return True
 
     def allocate(self) -> tuple[int, IPNet] | None:
-        ranges = self._ranges()
+        ranges = self._ranges
         ni, off = self._cursor
         while ni < len(ranges):
             lo, hi, net = ranges[ni]

@@ -38,8 +38,9 @@ def sh(cmd: list[str], timeout: float = 60, check: bool = True) -> subprocess.Co
 
 
 def in_router(state, host: str, cmd: list[str], **kw) -> subprocess.CompletedProcess[str]:
-    rs = state.routers[host]
-    return sh(["ip", "netns", "exec", host, "nsenter", f"--uts={rs.uts}", *cmd], **kw)
+    from egov.lab.host import in_router as argv
+
+    return sh(argv(host, state.routers[host].uts, cmd), **kw)
 
 
 def status_json() -> tuple[int, dict]:

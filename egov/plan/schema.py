@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -53,11 +55,53 @@ def format_bandwidth(bps: int) -> str:
     return f"{bps}"
 
 
+#: Unicode categories that never belong in a one-line value: controls (newline, tab, NUL, NEL...),
+#: format characters (bidi overrides, zero-width joiners), surrogates, private use, unassigned,
+#: and the line and paragraph separators. Any of them can end a config line or hide text.
+_NOT_TEXT = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_CONTROL_NAMES = {"\x00": "null", "\t": "tab", "\n": "line feed", "\r": "carriage return", "\x1b": "escape",
+                  "\x85": "next line"}
+
+
+def one_line(value: str) -> str:
+    """Refuse what would break out of the config line a value lands on (see docs/free-text.md)."""
+    for ch in value:
+        if unicodedata.category(ch) in _NOT_TEXT:
+            name = _CONTROL_NAMES.get(ch) or unicodedata.name(ch, "control character")
+            raise ValueError(f"contains U+{ord(ch):04X} ({name.lower()}); free text must be one printable line")
+    return value
+
+
+def _text(max_length: int) -> Any:
+    return Annotated[str, AfterValidator(one_line), Field(max_length=max_length)]
+
+
+def _strict_text(value: Any) -> Any:
+    """YAML numbers and booleans are not silently turned into prefixes or names."""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a string")
+    return value
+
+
 Bandwidth = Annotated[int, BeforeValidator(parse_bandwidth)]
 SiteId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{0,15}$")]
 TierName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,15}$")]
-
-PLATFORMS = ("frr", "huawei_vrp", "h3c_comware", "cisco_iosxe", "juniper_junos")
+PlatformName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+#: free text that lands in device configs (site names, SNMP location and contact): one line
+ConfigText = _text(255)
+#: free text kept in the profile only (descriptions, seed references)
+NoteText = _text(1000)
+#: a DNS domain (RFC 1123 labels), as it lands in `ip domain name` / `domain-name`
+DomainName = Annotated[str, Field(
+    max_length=253, pattern=r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")]
+#: time zones every platform's templates can express (see the TZ tables in templates/*/_macros.j2)
+TimeZone = Literal["Asia/Shanghai", "UTC"]
+IPv4Prefix = Annotated[ipaddress.IPv4Network, BeforeValidator(_strict_text)]
+IPv6Prefix = Annotated[ipaddress.IPv6Network, BeforeValidator(_strict_text)]
+AnyPrefix = Annotated[IPvAnyNetwork, BeforeValidator(_strict_text)]
+AnyAddress = Annotated[IPvAnyAddress, BeforeValidator(_strict_text)]
+IPv4Addr = Annotated[ipaddress.IPv4Address, BeforeValidator(_strict_text)]
+IPv6Addr = Annotated[ipaddress.IPv6Address, BeforeValidator(_strict_text)]
 
 
 class Strict(BaseModel):
@@ -79,21 +123,21 @@ class Tier(Strict):
     redundancy: Literal["pair", "dual-homed"] = "dual-homed"
     uplinks: int = Field(2, ge=0, le=8)
     peer_link: bool = True
-    platform: str
-    id_prefix: str | None = None
+    platform: PlatformName
+    id_prefix: str | None = Field(None, pattern=r"^[a-z][a-z0-9]{0,7}$")
     id_width: int = Field(2, ge=1, le=5)
     isis_level: Literal["level-1", "level-1-2", "level-2-only"] = "level-2-only"
     metric: int | None = Field(None, ge=1, le=16777214)
     bfd: Bfd = Bfd()
-    description: str = ""
+    description: NoteText = ""
 
 
 class Site(Strict):
     """A place in the plan: one router (dual-homed) or a router pair, with its child sites."""
 
     id: SiteId
-    name: str | None = None
-    platform: str | None = None
+    name: ConfigText | None = None
+    platform: PlatformName | None = None
     bandwidth: Bandwidth | None = None
     uplinks: int | None = Field(None, ge=0, le=8)
     ipv6: bool = True
@@ -105,7 +149,7 @@ class CountBlock(Strict):
     """``count`` generated sites; child totals are spread over them, earliest first."""
 
     count: int = Field(ge=0, le=100000)
-    children: dict[TierName, int] = {}
+    children: dict[TierName, Annotated[int, Field(ge=0, le=100000)]] = {}
 
 
 def _site_list_kind(value: Any) -> str:
@@ -127,25 +171,38 @@ Site.model_rebuild()
 
 
 class PoolSet(Strict):
-    ipv4: list[ipaddress.IPv4Network] = []
-    ipv6: list[ipaddress.IPv6Network] = []
+    ipv4: list[IPv4Prefix] = []
+    ipv6: list[IPv6Prefix] = []
 
 
 class P2PPools(PoolSet):
     ipv6_prefixlen: Literal[64, 126, 127] = 127
 
+    @model_validator(mode="after")
+    def _room_for_a_link(self) -> "P2PPools":
+        """Each prefix must hold at least one link (/31, and ipv6_prefixlen for IPv6)."""
+        for fam, nets, plen in (("ipv4", self.ipv4, 31), ("ipv6", self.ipv6, self.ipv6_prefixlen)):
+            for n in nets:
+                if n.prefixlen > plen:
+                    raise ValueError(f"{fam} prefix {n} is smaller than one /{plen} link; give a /{plen} or "
+                                     "shorter prefix")
+        return self
+
 
 class MgmtPools(PoolSet):
-    reserved: list[IPvAnyAddress] = []
-    gateway4: ipaddress.IPv4Address | None = None
-    gateway6: ipaddress.IPv6Address | None = None
-    vrf: str = Field("MGMT", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,30}$")
+    reserved: list[AnyAddress] = []
+    gateway4: IPv4Addr | None = None
+    gateway6: IPv6Addr | None = None
+    #: management VRF; null puts management in the main table (FRR only: vendor templates need one)
+    vrf: str | None = Field("MGMT", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,14}$")
 
 
 class Pools(Strict):
     loopback: PoolSet
     p2p: P2PPools
     mgmt: MgmtPools
+    #: days a released address stays out of use before a new router or link may get it
+    quarantine_days: int = Field(30, ge=0, le=3650)
 
 
 class SpfDelay(Strict):
@@ -185,19 +242,21 @@ class SnmpV3(Strict):
     user: str = Field("egov-nms", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
     auth: Literal["sha", "sha256"] = "sha256"
     priv: Literal["aes128"] = "aes128"
-    location: str = ""
-    contact: str = ""
-    trap_targets: list[IPvAnyAddress] = []
+    location: ConfigText = ""
+    contact: ConfigText = ""
+    trap_targets: list[AnyAddress] = []
 
 
 class Services(Strict):
-    domain: str = "egov.local"
-    ntp: list[IPvAnyAddress] = []
-    syslog: list[IPvAnyAddress] = []
+    domain: DomainName = "egov.local"
+    ntp: list[AnyAddress] = []
+    syslog: list[AnyAddress] = []
     snmp: SnmpV3 = SnmpV3()
-    mgmt_acl: list[IPvAnyNetwork] = Field(default_factory=list, min_length=1)
+    #: who may reach SSH and SNMP. Required, never defaulted: an empty list locks everyone out,
+    #: a default would be a guess about the operator's management network.
+    mgmt_acl: list[AnyPrefix] = Field(min_length=1)
     admin_user: str = Field("netops", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
-    timezone: str = "Asia/Shanghai"
+    timezone: TimeZone = "Asia/Shanghai"
 
 
 class Target(Strict):
@@ -220,8 +279,8 @@ class Lab(Strict):
 
 class Profile(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
-    description: str = ""
-    seed: str = ""
+    description: NoteText = ""
+    seed: NoteText = ""
     tiers: dict[TierName, Tier]
     root: Site
     pools: Pools

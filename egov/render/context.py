@@ -57,7 +57,7 @@ def interface_address(i: _IfaceT | None) -> dict[str, Any] | None:
     }
 
 
-def _iface(i: Interface) -> dict[str, Any]:
+def _iface(i: Interface, p: Platform) -> dict[str, Any]:
     return {
         "name": i.name,
         "port": i.port,
@@ -66,7 +66,7 @@ def _iface(i: Interface) -> dict[str, Any]:
         "peer_name": i.peer_name,
         "link": i.link,
         "tier": i.tier,
-        "description": i.description,
+        "description": p.config_text("description", i.description),
         "bandwidth": i.bandwidth,
         "bandwidth_bps": i.bandwidth_bps,
         "bandwidth_kbps": i.bandwidth_kbps,
@@ -95,7 +95,8 @@ def _plain(value: Any) -> Any:
 
 
 def platform_vars(p: Platform) -> dict[str, Any]:
-    return {f: getattr(p, f) for f in p.__dataclass_fields__}
+    """The platform's names for templates (its text rules are applied before values reach them)."""
+    return {f: getattr(p, f) for f in p.__dataclass_fields__ if f != "text"}
 
 
 class ContextBuilder:
@@ -103,12 +104,18 @@ class ContextBuilder:
 
     def __init__(self, plan: Plan, secrets: Secrets):
         prof = plan.loaded.profile
-        self.shared = {
+        common = {
             "profile_name": prof.name,
             "igp": _plain(prof.igp),
-            "services": _plain(prof.services),
             "mgmt": _plain(prof.pools.mgmt),
         }
+        # free text goes through each platform's text rules (one line, its charset, its limits)
+        self.shared: dict[str, dict[str, Any]] = {}
+        for name, p in PLATFORMS.items():
+            services = _plain(prof.services)
+            for key in ("location", "contact"):
+                services["snmp"][key] = p.config_text("snmp", services["snmp"][key])
+            self.shared[name] = {**common, "services": services}
         self.bfd = {name: _plain(b) for name, b in plan.topology.bfd.items()}
         self.secrets = secrets
         self._platforms = {name: platform_vars(p) for name, p in PLATFORMS.items()}
@@ -121,12 +128,13 @@ class ContextBuilder:
         return out
 
     def node_vars(self, node: Node) -> dict[str, Any]:
-        ifaces = [_iface(i) for i in node.interfaces]
+        p = PLATFORMS[node.platform]
+        ifaces = [_iface(i, p) for i in node.interfaces]
         n = {
             "hostname": node.hostname,
             "tier": node.tier,
             "site": node.site,
-            "site_name": node.site_name,
+            "site_name": p.config_text("comment", node.site_name),
             "member": node.member,
             "platform": node.platform,
             "region": node.region,
@@ -142,7 +150,7 @@ class ContextBuilder:
             "bfd_profiles": node.bfd_profiles,
         }
         return {
-            **self.shared,
+            **self.shared[node.platform],
             "node": n,
             "platform": self._platforms[node.platform],
             "bfd": {name: self.bfd[name] for name in node.bfd_profiles},

@@ -11,6 +11,7 @@ levels that cannot form an adjacency) are collected, not raised, so
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from egov.errors import Problem
@@ -18,6 +19,8 @@ from egov.plan.load import LoadedProfile
 from egov.plan.schema import CountBlock, Profile, Site, Tier
 from egov.topology.model import Link, Node, Topology
 
+#: far beyond any province (Shaanxi: ~1,900 routers), small enough to refuse a typo'd count at once
+MAX_SITES = 50_000
 _LEVELS = {"level-1": {1}, "level-1-2": {1, 2}, "level-2-only": {2}}
 
 
@@ -52,7 +55,7 @@ def _circuit(a: str, b: str) -> str | None:
 def expand(loaded: LoadedProfile) -> tuple[Topology, list[Problem]]:
     """Expand the profile's site tree; return the topology and the problems found on the way."""
     prof: Profile = loaded.profile
-    file = loaded.shown
+    where = loaded.where
     problems: list[Problem] = []
     tiers = prof.tiers
     root_tier = prof.root_tier
@@ -73,11 +76,11 @@ def expand(loaded: LoadedProfile) -> tuple[Topology, list[Problem]]:
         for m in members:
             host = "-".join(ctx.path) + (f"-{m}" if m else "")
             if host in nodes:
-                problems.append(Problem(file, ctx.source + ".id", f"duplicate router name {host!r}",
+                problems.append(Problem(where(ctx.source + ".id"), ctx.source + ".id", f"duplicate router name {host!r}",
                                         "give each site a unique id among its siblings"))
                 continue
             if len(host) > 63:
-                problems.append(Problem(file, ctx.source + ".id", f"router name {host!r} is over 63 characters",
+                problems.append(Problem(where(ctx.source + ".id"), ctx.source + ".id", f"router name {host!r} is over 63 characters",
                                         "shorten the site ids on its path"))
             nodes[host] = Node(
                 hostname=host, tier=ctx.tier, site="/".join(ctx.path), site_name=site.name or site.id,
@@ -89,7 +92,7 @@ def expand(loaded: LoadedProfile) -> tuple[Topology, list[Problem]]:
         # the pair's own link between its two routers
         if len(ctx.routers) == 2 and tier.peer_link:
             bw = tier.bandwidth or max((t.bandwidth or 0) for t in tiers.values()) or 10**9
-            _add_link(links, seen_links, problems, file, ctx, nodes, ctx.routers[0], ctx.routers[1], 1,
+            _add_link(links, seen_links, problems, where, ctx, nodes, ctx.routers[0], ctx.routers[1], 1,
                       "peer", tier, ctx.tier, bw, bw, prof)
 
         # uplinks to the parent site's routers
@@ -102,37 +105,46 @@ def expand(loaded: LoadedProfile) -> tuple[Topology, list[Problem]]:
                     if not parents:
                         break
                     parent = parents[k % len(parents)]
-                    _add_link(links, seen_links, problems, file, ctx, nodes, parent, host,
+                    _add_link(links, seen_links, problems, where, ctx, nodes, parent, host,
                               k // len(parents) + 1, "uplink", tier, ctx.tier, bw, required, prof)
 
         # children
         for child_tier, value in site.children.items():
             field = f"{ctx.source}.{child_tier}"
             if child_tier not in tiers:
-                problems.append(Problem(file, field, f"unknown tier {child_tier!r}",
+                problems.append(Problem(where(field), field, f"unknown tier {child_tier!r}",
                                         f"use one of: {', '.join(tiers)}"))
                 continue
             if tiers[child_tier].parent != ctx.tier:
                 problems.append(Problem(
-                    file, field, f"tier {child_tier!r} hangs under {tiers[child_tier].parent!r}, not {ctx.tier!r}",
+                    where(field), field,
+                    f"tier {child_tier!r} hangs under {tiers[child_tier].parent!r}, not {ctx.tier!r}",
                     f"move these sites under a {tiers[child_tier].parent} site"))
                 continue
+            n_kids = len(value) if isinstance(value, list) else (
+                value.count if isinstance(value, CountBlock) else value)
+            if len(nodes) + len(queue) + n_kids > MAX_SITES:
+                problems.append(Problem(where(field), field, f"the plan grows past {MAX_SITES:,} sites here",
+                                        "check the counts (a whole province has about 2,000 routers)"))
+                queue.clear()
+                break
             if isinstance(value, list):
                 kids = [(s, f"{field}[{i}]") for i, s in enumerate(value)]
             else:
-                count = value.count if isinstance(value, CountBlock) else value
                 totals = value.children if isinstance(value, CountBlock) else {}
                 for t in totals:
                     if t not in tiers or tiers[t].parent != child_tier:
-                        problems.append(Problem(file, f"{field}.{t}", f"{t!r} is not a child tier of {child_tier!r}",
+                        problems.append(Problem(where(f"{field}.{t}"), f"{field}.{t}",
+                                                f"{t!r} is not a child tier of {child_tier!r}",
                                                 f"nest only tiers whose parent is {child_tier}"))
                 totals = {t: n for t, n in totals.items() if t in tiers and tiers[t].parent == child_tier}
-                gen = _generated(child_tier, tiers[child_tier], count, totals)
+                gen = _generated(child_tier, tiers[child_tier], n_kids, totals)
                 kids = [(s, f"{field}[{i}]") for i, s in enumerate(gen)]
             ids: set[str] = set()
             for s, src in kids:
                 if s.id in ids:
-                    problems.append(Problem(file, src + ".id", f"duplicate site id {s.id!r} under {'/'.join(ctx.path)}",
+                    problems.append(Problem(where(src + ".id"), src + ".id",
+                                            f"duplicate site id {s.id!r} under {'/'.join(ctx.path)}",
                                             "give each sibling site a unique id"))
                     continue
                 ids.add(s.id)
@@ -143,7 +155,7 @@ def expand(loaded: LoadedProfile) -> tuple[Topology, list[Problem]]:
     return Topology(profile=prof.name, tiers=order, nodes=nodes, links=links, bfd=bfd), problems
 
 
-def _add_link(links: list[Link], seen: set[str], problems: list[Problem], file: str, ctx: _SiteCtx,
+def _add_link(links: list[Link], seen: set[str], problems: list[Problem], where: Callable[[str], str], ctx: _SiteCtx,
               nodes: dict[str, Node], a: str, b: str, n: int, kind: str, tier: Tier, tier_name: str,
               bw: int, required: int, prof: Profile) -> None:
     if a not in nodes or b not in nodes:
@@ -154,11 +166,11 @@ def _add_link(links: list[Link], seen: set[str], problems: list[Problem], file: 
     seen.add(key)
     na, nb = nodes[a], nodes[b]
     if _circuit(na.isis_level, nb.isis_level) is None:
-        problems.append(Problem(file, f"tiers.{tier_name}.isis_level",
+        problems.append(Problem(where(f"tiers.{tier_name}.isis_level"), f"tiers.{tier_name}.isis_level",
                                 f"{a} ({na.isis_level}) and {b} ({nb.isis_level}) share no IS-IS level",
                                 "make one side level-1-2"))
     elif _circuit(na.isis_level, nb.isis_level) == "level-1" and na.area != nb.area:
-        problems.append(Problem(file, ctx.source + ".area",
+        problems.append(Problem(where(ctx.source + ".area"), ctx.source + ".area",
                                 f"level-1 link {a}~{b} joins areas {na.area} and {nb.area}",
                                 "put both in one area or make the upper router level-1-2"))
     metric = tier.metric or max(1, min(16777214, prof.igp.reference_bandwidth // max(bw, 1)))

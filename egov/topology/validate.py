@@ -7,24 +7,16 @@ overlap nor run out, names that are unique, platforms we can render.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cache
 
 from egov.errors import Problem
-from egov.plan.load import LoadedProfile, _line_of, load_profile
+from egov.plan.load import LoadedProfile, load_profile
 from egov.plan.schema import format_bandwidth
 from egov.platforms import PLATFORMS
 from egov.topology.addressing import Allocation, allocate, read_lock
 from egov.topology.expand import expand
 from egov.topology.model import Topology
-
-_LOC_RE = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-
-
-def _loc(path: str) -> tuple[str | int, ...]:
-    return tuple(int(i) if i else n for n, i in _LOC_RE.findall(path))
-
 
 @dataclass(slots=True)
 class Plan:
@@ -43,13 +35,9 @@ class Plan:
 def check(loaded: LoadedProfile, topo: Topology) -> list[Problem]:
     """Rules that need the whole addressed topology."""
     prof = loaded.profile
-    file = loaded.shown
     out: list[Problem] = []
 
-    @cache
-    def where(source: str) -> str:
-        line = _line_of(loaded.text, _loc(source))
-        return f"{file}:{line}" if line else file
+    where = cache(loaded.where)
 
     known = ", ".join(PLATFORMS)
     for name, tier in prof.tiers.items():
@@ -118,11 +106,64 @@ def check(loaded: LoadedProfile, topo: Topology) -> list[Problem]:
     return out
 
 
+def check_text(loaded: LoadedProfile, topo: Topology) -> list[Problem]:
+    """Free text must land intact on every platform it reaches (charset, CLI characters, length)."""
+    out: list[Problem] = []
+    used = sorted({n.platform for n in topo.nodes.values() if n.platform in PLATFORMS})
+    snmp = loaded.profile.services.snmp
+    for key in ("location", "contact"):
+        value = getattr(snmp, key)
+        for name in used:
+            why = PLATFORMS[name].text_problem("snmp", value) if value else None
+            if why:
+                out.append(Problem(loaded.where(f"services.snmp.{key}"), f"services.snmp.{key}", why,
+                                   "shorten it or remove those characters"))
+                break
+    seen: set[tuple[str, str]] = set()
+    for node in topo.nodes.values():
+        p = PLATFORMS.get(node.platform)
+        if p is None or (node.source, p.name) in seen:
+            continue
+        seen.add((node.source, p.name))
+        why = p.text_problem("comment", node.site_name)
+        if why:
+            out.append(Problem(loaded.where(node.source + ".name"), node.source + ".name", why,
+                               "shorten it or remove those characters"))
+    return out
+
+
+def check_mgmt(loaded: LoadedProfile, topo: Topology) -> list[Problem]:
+    """The management network: gateways inside their pool, a VRF where the platform needs one."""
+    mgmt = loaded.profile.pools.mgmt
+    out: list[Problem] = []
+    for key, gw, nets in (("gateway4", mgmt.gateway4, mgmt.ipv4), ("gateway6", mgmt.gateway6, mgmt.ipv6)):
+        if gw is None:
+            continue
+        net = next((n for n in nets if gw in n), None)
+        field = f"pools.mgmt.{key}"
+        if net is None:
+            out.append(Problem(loaded.where(field), field, f"{gw} is outside pools.mgmt.ipv{key[-1]} "
+                               f"({', '.join(map(str, nets)) or 'empty'}): routers could not reach it",
+                               "give a gateway inside the management prefix"))
+        elif net.prefixlen < net.max_prefixlen - 1 and (
+                gw == net.network_address or (gw.version == 4 and gw == net.broadcast_address)):
+            what = "network" if gw == net.network_address else "broadcast"
+            out.append(Problem(loaded.where(field), field, f"{gw} is the {what} address of {net}",
+                               "give a host address of the management prefix"))
+    if mgmt.vrf is None:
+        vendors = sorted({n.platform for n in topo.nodes.values() if n.platform in PLATFORMS} - {"frr"})
+        if vendors:
+            out.append(Problem(loaded.where("pools.mgmt.vrf"), "pools.mgmt.vrf",
+                               f"{', '.join(vendors)} routers keep management in a VRF, and none is set",
+                               "set pools.mgmt.vrf (e.g. MGMT); only an all-FRR plan may use null"))
+    return out
+
+
 def build_plan(ref: str) -> Plan:
     """Load, expand, allocate and check one profile. Writes nothing."""
     loaded = load_profile(ref)
     topo, problems = expand(loaded)
     alloc = allocate(loaded, topo, read_lock(loaded.lock_path))
     problems += alloc.problems
-    problems += check(loaded, topo)
+    problems += check(loaded, topo) + check_text(loaded, topo) + check_mgmt(loaded, topo)
     return Plan(loaded=loaded, topology=topo, allocation=alloc, problems=problems)

@@ -59,8 +59,129 @@ def lsp_lifetime(d):
     d["igp"]["max_lsp_lifetime"] = 1000
 
 
+# --- issue 7: free text that would break out of its config line, unsafe or absurd values ---------
+
+def newline_in_location(d):
+    d["services"]["snmp"]["location"] = "lab\nrocommunity public default"
+
+
+def nul_in_contact(d):
+    d["services"]["snmp"]["contact"] = "noc\x00@lab"
+
+
+def newline_in_site_name(d):
+    _county(d, "xa", "yt")["name"] = "Yanta\nusername evil privilege 15 secret 0 x"
+
+
+def bidi_in_site_name(d):
+    _county(d, "bj", "jt")["name"] = "Jintai\u202e"
+
+
+def newline_in_domain(d):
+    d["services"]["domain"] = "lab.egov.local\nip http server"
+
+
+def newline_in_id_prefix(d):
+    d["tiers"]["county"]["id_prefix"] = "x\nusername"
+
+
+def newline_in_tier_description(d):
+    d["tiers"]["city"]["description"] = "city pair\r\nline two"
+
+
+def help_char_in_location(d):
+    d["services"]["snmp"]["location"] = "Xi'an, room 3?"
+
+
+def long_chinese_location(d):
+    d["services"]["snmp"]["location"] = "陕西省西安市雁塔区" * 12  # 108 characters, 324 octets in UTF-8
+
+
+def unknown_timezone(d):
+    d["services"]["timezone"] = "Europe/Moon"
+
+
+def no_mgmt_acl(d):
+    del d["services"]["mgmt_acl"]
+
+
+def empty_mgmt_acl(d):
+    d["services"]["mgmt_acl"] = []
+
+
+def p2p_pool_host_route(d):
+    d["pools"]["p2p"]["ipv4"] = ["10.0.0.1/32"]
+
+
+def p2p_pool_v6_host_route(d):
+    d["pools"]["p2p"]["ipv6"] = ["fd00:0:1::1/128"]
+
+
+def pool_as_integer(d):
+    d["pools"]["loopback"]["ipv4"] = [5]
+
+
+def pool_with_host_bits(d):
+    d["pools"]["p2p"]["ipv4"] = ["10.0.0.1/24"]
+
+
+def negative_count(d):
+    _county(d, "xa", "yt")["township"] = {"count": -2}
+
+
+def negative_child_total(d):
+    d["root"]["city"][1]["county"] = {"count": 2, "township": -3}
+
+
+def absurd_child_total(d):
+    d["root"]["city"][1]["county"] = {"count": 2, "township": 10**9}
+
+
+def absurd_total_sites(d):
+    d["root"]["city"][0]["county"] = {"count": 30000, "township": 30000}
+    d["root"]["city"][1]["county"] = {"count": 30000, "township": 30000}
+
+
+def gateway_outside_pool(d):
+    d["pools"]["mgmt"]["gateway4"] = "10.9.9.9"
+
+
+def gateway_is_network_address(d):
+    d["pools"]["mgmt"]["gateway4"] = "172.30.0.0"
+
+
+def vendor_without_vrf(d):
+    d["tiers"]["county"]["platform"] = "huawei_vrp"
+
+
 CASES = [
     # (mutation, expected line fragments)
+    (newline_in_location, ["services.snmp.location: contains U+000A (line feed); free text must be one printable "
+                           "line; fix: remove the control character"]),
+    (nul_in_contact, ["services.snmp.contact: contains U+0000 (null)"]),
+    (newline_in_site_name, ["root.city[0].county[0].name: contains U+000A"]),
+    (bidi_in_site_name, ["root.city[1].county[0].name: contains U+202E (right-to-left override)"]),
+    (newline_in_domain, ["services.domain: String should match pattern",
+                         "fix: give a DNS domain like egov.local"]),
+    (newline_in_id_prefix, ["tiers.county.id_prefix: String should match pattern"]),
+    (newline_in_tier_description, ["tiers.city.description: contains U+000D (carriage return)"]),
+    (help_char_in_location, ["services.snmp.location: contains '?', which frr's CLI reads as a command"]),
+    (long_chinese_location, ["services.snmp.location: is 324 octets on frr (after transliteration), over its "
+                             "limit of 255"]),
+    (unknown_timezone, ["services.timezone: Input should be 'Asia/Shanghai' or 'UTC'"]),
+    (no_mgmt_acl, ["services.mgmt_acl: Field required; fix: list the prefixes that may reach SSH and SNMP"]),
+    (empty_mgmt_acl, ["services.mgmt_acl: List should have at least 1 item", "would lock everyone out"]),
+    (p2p_pool_host_route, ["pools.p2p: ipv4 prefix 10.0.0.1/32 is smaller than one /31 link"]),
+    (p2p_pool_v6_host_route, ["pools.p2p: ipv6 prefix fd00:0:1::1/128 is smaller than one /127 link"]),
+    (pool_as_integer, ["pools.loopback.ipv4[0]: 5 is not a string; fix: write the value as a quoted string"]),
+    (pool_with_host_bits, ["pools.p2p.ipv4[0]: ", "fix: give an IPv4 prefix with host bits zero"]),
+    (negative_count, ["root.city[0].county[0].township.count: Input should be greater than or equal to 0"]),
+    (negative_child_total, ["root.city[1].county.township: Input should be greater than or equal to 0"]),
+    (absurd_child_total, ["root.city[1].county.township: Input should be less than or equal to 100000"]),
+    (absurd_total_sites, ["the plan grows past 50,000 sites here; fix: check the counts"]),
+    (gateway_outside_pool, ["pools.mgmt.gateway4: 10.9.9.9 is outside pools.mgmt.ipv4 (172.30.0.0/16)"]),
+    (gateway_is_network_address, ["pools.mgmt.gateway4: 172.30.0.0 is the network address of 172.30.0.0/16"]),
+    (vendor_without_vrf, ["pools.mgmt.vrf: huawei_vrp routers keep management in a VRF, and none is set"]),
     (single_uplink, ["lab.yaml:", "root.city[0].county[0].uplinks: sn-xa-yt has 1 uplink; every router must be "
                      "dual-homed; fix: set uplinks: 2"]),
     (slow_township, ["root.city[1].county[0].township[0].bandwidth: link sn-bj-jt~sn-bj-jt-t001 is 100M, below "
@@ -68,7 +189,7 @@ CASES = [
     (no_ipv6, ["root.city[0].county[1].ipv6: sn-xa-ca eth1 (to sn-xa-a) has no IPv6; fix: set ipv6: true"]),
     (overlapping_pools, ["pools.p2p.ipv4: 10.255.0.0/23 overlaps 10.255.0.0/24 in pools.loopback.ipv4; fix: give "
                          "each pool its own"]),
-    (exhausted_pool, ["pools.loopback.ipv4: pool exhausted: 8 more /32 needed; fix: add a prefix to "
+    (exhausted_pool, ["pools.loopback.ipv4: pool exhausted: 9 more /32 needed; fix: add a prefix to "
                       "pools.loopback.ipv4"]),
     (duplicate_site, ["root.city[1].county[1].id: duplicate site id 'jt' under sn/bj; fix: give each sibling site "
                       "a unique id"]),

@@ -105,11 +105,16 @@ def _ensure_user(state: LabState, name: str, shell: str, home: Path) -> None:
 def up(plan: Plan, bare: bool = False, workers: int = 4, progress: Progress | None = None) -> LabState:
     """Build the lab for ``plan``; an existing or half-built lab is removed first."""
     require_root()
+    topo = plan.topology
+    prof = plan.loaded.profile
+    if prof.pools.mgmt.vrf is not None:
+        raise EgovError.one(plan.loaded.where("pools.mgmt.vrf"), "pools.mgmt.vrf",
+                            f"the plan puts management in VRF {prof.pools.mgmt.vrf}, and the lab kernel has no "
+                            "VRF support", "set pools.mgmt.vrf: null in the lab profile (management shares "
+                            "the main table)")
     old = LabState.load()
     if old is not None:
         down(old)
-    topo = plan.topology
-    prof = plan.loaded.profile
     divisor = prof.lab.bandwidth_divisor
     root = RUN_DIR / prof.name
     shutil.rmtree(root, ignore_errors=True)
@@ -142,6 +147,7 @@ def up(plan: Plan, bare: bool = False, workers: int = 4, progress: Progress | No
     # render every router (in memory) before touching the host
     renderer = Renderer(plan, lab_secrets)
     files = {n.hostname: renderer.render_node(n) for n in topo.nodes.values()}
+    mgmt = {h: mgmt_settings(f, h) for h, f in files.items()}
 
     # management hub
     hub4, hub6 = _hub_addresses(plan)
@@ -170,8 +176,13 @@ def up(plan: Plan, bare: bool = False, workers: int = 4, progress: Progress | No
         run(["ip", "link", "add", "mgmt0", "netns", host, "type", "veth", "peer", "name", rs.hub_if, "netns", HUB])
         run(["ip", "-n", HUB, "link", "set", rs.hub_if, "master", "br0", "up"])
         run(["ip", "-n", host, "link", "set", "mgmt0", "up"])
-        run(["ip", "-n", host, "addr", "add", rs.mgmt4, "dev", "mgmt0"])
-        run(["ip", "-n", host, "-6", "addr", "add", rs.mgmt6, "dev", "mgmt0", "nodad"])
+        # management exactly as the rendered systemd-networkd file says (networkd itself does not run here)
+        addresses, gateways = mgmt[host]
+        for addr in addresses:
+            run(["ip", "-n", host, "addr", "add", addr, "dev", "mgmt0", *(["nodad"] if ":" in addr else [])])
+        for gw in gateways:
+            run(["ip", "-n", host, *(["-6"] if ":" in gw else []), "route", "add", "default", "via", gw,
+                 "dev", "mgmt0"])
         step("namespaces", i, n_routers)
 
     for j, link in enumerate(topo.links, start=1):
@@ -232,6 +243,20 @@ def up(plan: Plan, bare: bool = False, workers: int = 4, progress: Progress | No
     state.phase = "up"
     state.save()
     return state
+
+
+def mgmt_settings(rendered: dict[str, str], host: str) -> tuple[list[str], list[str]]:
+    """Addresses and gateways of the router's rendered ``mgmt.network`` (systemd-networkd syntax)."""
+    text = rendered.get(f"{host}.d/mgmt.network", "")
+    values: dict[str, list[str]] = {"Address": [], "Gateway": []}
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() in values:
+            values[key.strip()].append(value.strip())
+    if not values["Address"]:
+        raise EgovError.one(f"{host}.d/mgmt.network", "pools.mgmt", f"{host} has no management address",
+                            "give pools.mgmt.ipv4 and ipv6 prefixes")
+    return values["Address"], values["Gateway"]
 
 
 def start_router_daemons(state: LabState, host: str) -> None:

@@ -2,7 +2,8 @@
 
 Convention: ``device.j2`` (or ``frr.conf.j2`` for FRR) becomes ``<hostname>.cfg``;
 every other ``X.j2`` becomes ``<hostname>.d/X`` (host services of a Linux
-white-box, say); files starting with ``_`` are macros. All configs are
+white-box, say) unless it renders empty (a service that router does not use);
+files starting with ``_`` are macros. All configs are
 rendered in memory first, so a template error writes nothing; then each file
 is moved into place atomically, and files this tool wrote earlier for routers
 that have left the plan are removed (tracked in a manifest).
@@ -94,10 +95,13 @@ class Renderer:
         out = {}
         for suffix, tpl in self.templates_for(node.platform):
             try:
-                out[f"{node.hostname}{suffix}"] = tpl.render(ctx)
+                text = tpl.render(ctx)
             except jinja2.UndefinedError as exc:
                 raise EgovError.one(f"{tpl.filename}", "", f"{exc.message} while rendering {node.hostname}",
                                     "fix the template or add the missing value to the profile") from None
+            if suffix.startswith(".d/") and not text.strip():
+                continue  # a host service this router does not use (e.g. no management VRF)
+            out[f"{node.hostname}{suffix}"] = text
         return out
 
     def render(self, nodes: Iterable[Node], progress: Callable[[int], None] | None = None,

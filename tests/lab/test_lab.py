@@ -55,6 +55,22 @@ def test_running_config_is_the_rendered_config(lab_up, plan):
         assert "Lines To" not in r.stdout, f"{host}:\n{r.stdout}"
 
 
+def test_management_interface_is_the_rendered_one(lab_up, plan):
+    """mgmt0 carries exactly the addresses of the router's rendered mgmt.network (issue 7, item 9)."""
+    from egov.render.engine import Renderer
+    from egov.render.secrets import placeholders
+
+    renderer = Renderer(plan, placeholders())
+    for node in plan.topology.nodes.values():
+        rendered = renderer.render_node(node)[f"{node.hostname}.d/mgmt.network"]
+        want = {line.split("=", 1)[1] for line in rendered.splitlines() if line.startswith("Address=")}
+        assert want == {str(node.mgmt4), str(node.mgmt6)}
+        r = in_router(lab_up, node.hostname, ["ip", "-j", "addr", "show", "dev", "mgmt0"])
+        have = {f"{a['local']}/{a['prefixlen']}" for a in json.loads(r.stdout)[0]["addr_info"]
+                if a.get("scope") == "global"}
+        assert have == want, node.hostname
+
+
 def test_ssh_through_host_port_runs_show_commands(lab_up, plan):
     rs = lab_up.routers["sn-xa-a"]
     r = sh(["ssh", *SSH_OPTS, "-i", str(lab_up.ssh_key), "-p", str(rs.ssh_port), "netops@127.0.0.1",

@@ -109,3 +109,21 @@ def test_down_removes_everything_and_only_that():
         assert again.returncode == 0 and "no lab was up" in again.stdout
     finally:
         sh(["ip", "netns", "del", "egov-test-bystander"], check=False)
+
+
+def test_a_plan_with_a_management_vrf_is_refused_before_anything_is_built(tmp_path):
+    """The lab kernel has no VRF support: say so in one line instead of building a lab that lies."""
+    from conftest import INVENTORY, dump, load
+
+    data = load(INVENTORY / "lab.yaml")
+    data["pools"]["mgmt"]["vrf"] = "MGMT"
+    dump(tmp_path / "lab.yaml", data)
+    (tmp_path / "lab.lock.json").write_bytes((INVENTORY / "lab.lock.json").read_bytes())
+    egov("lab", "down")
+    before = _netns()
+    r = egov("lab", "up", "--profile", str(tmp_path / "lab.yaml"))
+    assert r.returncode == 1
+    (line,) = r.stderr.strip().splitlines()
+    assert "pools.mgmt.vrf: the plan puts management in VRF MGMT, and the lab kernel has no VRF support" in line
+    assert "fix: set pools.mgmt.vrf: null" in line
+    assert _netns() == before

@@ -88,3 +88,55 @@ def test_province_frr_routers_parse(tmp_path):
         r = _vtysh_check(out / f"{host}.cfg")
         assert r.returncode == 0, f"{host}: {r.stdout}{r.stderr}"
     assert len(list(out.glob("*.cfg"))) == len(plan.topology.nodes)
+
+
+def _networkd(text: str) -> dict[str, list[str]]:
+    """key -> values of a systemd-networkd file (sections ignored: keys are unique across them here)."""
+    out: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if "=" in line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            out.setdefault(k, []).append(v)
+    return out
+
+
+def test_frr_management_interface_without_vrf(lab_out):
+    """Issue 7 item 9: what sshd and snmpd listen on is configured by the rendered files."""
+    plan = build_plan("lab")
+    assert plan.loaded.profile.pools.mgmt.vrf is None
+    for node in plan.topology.nodes.values():
+        d = lab_out / f"{node.hostname}.d"
+        net = _networkd((d / "mgmt.network").read_text())
+        assert net["Name"] == ["mgmt0"]
+        assert net["Address"] == [str(node.mgmt4), str(node.mgmt6)]
+        assert "Gateway" not in net and "VRF" not in net  # the lab plan has neither
+        for f in ("mgmt-vrf.netdev", "ssh-vrf.conf", "snmpd-vrf.conf"):
+            assert not (d / f).exists()
+        nft = (d / "nftables.conf").read_text()
+        assert 'iifname { "mgmt0" } ip saddr @mgmt_acl4 tcp dport 22 accept' in nft
+
+
+def test_frr_management_vrf_and_gateway(tmp_path):
+    """A plan with a management VRF and gateways puts mgmt0 in the VRF, routes it, runs sshd/snmpd in it."""
+    from conftest import INVENTORY, dump, load
+
+    data = load(INVENTORY / "lab.yaml")
+    data["pools"]["mgmt"].update(vrf="OOB", gateway4="172.30.255.254", gateway6="fd00:30::ffff")
+    p = tmp_path / "lab.yaml"
+    dump(p, data)
+    shutil.copy(INVENTORY / "lab.lock.json", tmp_path / "lab.lock.json")
+    out = tmp_path / "out"
+    _render(str(p), out)
+    d = out / "sn-dfgw.d"
+    net = _networkd((d / "mgmt.network").read_text())
+    assert net["VRF"] == ["OOB"] and net["Gateway"] == ["172.30.255.254", "fd00:30::ffff"]
+    vrf = _networkd((d / "mgmt-vrf.netdev").read_text())
+    assert vrf["Name"] == ["OOB"] and vrf["Kind"] == ["vrf"] and vrf["Table"] == ["1000"]
+    for svc, binary in (("ssh-vrf.conf", "/usr/sbin/sshd -D"), ("snmpd-vrf.conf", "/usr/sbin/snmpd ")):
+        starts = _networkd((d / svc).read_text())["ExecStart"]
+        assert starts[0] == "" and starts[1].startswith("/usr/bin/ip vrf exec OOB " + binary)
+    nft = (d / "nftables.conf").read_text()
+    assert 'iifname { "mgmt0", "OOB" } ip6 saddr @mgmt_acl6 tcp dport 22 accept' in nft
+    if shutil.which("nft"):
+        r = subprocess.run(["nft", "-c", "-f", str(d / "nftables.conf")], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr

@@ -29,6 +29,7 @@ def _plan_as(platform: str, tmp_path: Path):
     data = load(INVENTORY / "lab.yaml")
     for tier in data["tiers"].values():
         tier["platform"] = platform
+    data["pools"]["mgmt"]["vrf"] = "MGMT"  # vendor platforms keep management in a VRF
     data["pools"]["mgmt"]["gateway4"] = "172.30.255.254"
     data["pools"]["mgmt"]["gateway6"] = "fd00:30::ffff"
     data["services"]["snmp"]["trap_targets"] = ["172.30.255.254"]

@@ -29,7 +29,7 @@ def _state():
 
 
 def _progress():
-    from egov.cli.main import err
+    from egov.cli.common import err
 
     return Progress(TextColumn("{task.description:<11}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=err, transient=True, disable=not err.is_terminal)
@@ -55,11 +55,11 @@ def up(
     workers: Annotated[int, typer.Option("--workers", help="Routers started in parallel.")] = 4,
 ) -> None:
     """Build the lab: namespaces, shaped links, FRR, sshd, snmpd, host port forwarders."""
-    from egov.cli.main import _checked_plan, err, out
+    from egov.cli.common import checked_plan, out, say
     from egov.lab import build
     from egov.lab.status import wait_converged
 
-    plan = _checked_plan(profile, frozen=False)
+    plan = checked_plan(profile, frozen=False)
     t0 = time.perf_counter()
     with _progress() as bar:
         tasks: dict[str, int] = {}
@@ -74,18 +74,18 @@ def up(
     _, statuses = wait_converged(state, wait)
     out.print(_status_table(state, statuses))
     ok = all(s.ok for s in statuses)
-    out.print(f"built {len(state.routers)} routers and {len(state.links)} links in {built:.1f}s; "
-              f"{'converged' if ok else 'NOT converged'} after {time.perf_counter() - t0:.1f}s. "
-              f"SSH key: {state.ssh_key}")
+    say(f"built {len(state.routers)} routers and {len(state.links)} links in {built:.1f}s; "
+        f"{'converged' if ok else 'NOT converged'} after {time.perf_counter() - t0:.1f}s. SSH key: {state.ssh_key}")
     if not ok:
-        err.print("lab is up but not every adjacency/BFD session the plan implies is up; see `egov lab status`")
+        say("lab is up but not every adjacency/BFD session the plan implies is up; see `egov lab status`",
+            stderr=True)
         raise typer.Exit(1)
 
 
 @lab_app.command("status")
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Routers, daemons, IS-IS adjacencies and BFD sessions; exit 0 only if all the plan implies are up."""
-    from egov.cli.main import out
+    from egov.cli.common import out
     from egov.lab.status import as_json as to_json
     from egov.lab.status import lab_status
 
@@ -102,7 +102,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @lab_app.command("down")
 def down() -> None:
     """Remove every namespace, process, veth, forwarder and file the lab made (safe to run twice)."""
-    from egov.cli.main import out
+    from egov.cli.common import say
     from egov.lab import build
 
     with _progress() as bar:
@@ -112,7 +112,7 @@ def down() -> None:
             bar.update(task, completed=i, total=n)
 
         n = build.down(progress=step)
-    out.print(f"lab down: {n} routers removed" if n else "lab down: no lab was up")
+    say(f"lab down: {n} routers removed" if n else "lab down: no lab was up")
 
 
 @lab_app.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -136,18 +136,18 @@ def exec_cmd(ctx: typer.Context, router: str) -> None:
 def fault_link(a: str, b: str, action: str,
                index: Annotated[int, typer.Option("--index", help="Which of parallel links (1, 2).")] = 1) -> None:
     """A B down|up (carrier) or cut|heal (silent black hole, carrier stays up)."""
-    from egov.cli.main import out
+    from egov.cli.common import say
     from egov.lab.faults import link_fault
 
     ev = link_fault(_state(), a, b, action, index)
-    out.print(f"{ev['ts']} link {ev['a']}:{ev['a_if']} - {ev['b']}:{ev['b_if']} {action}")
+    say(f"{ev['ts']} link {ev['a']}:{ev['a_if']} - {ev['b']}:{ev['b_if']} {action}")
 
 
 @fault_app.command("node")
 def fault_node(router: str, action: str) -> None:
     """ROUTER down|up: stop / restart every daemon of a router."""
-    from egov.cli.main import out
+    from egov.cli.common import say
     from egov.lab.faults import node_fault
 
     ev = node_fault(_state(), router, action)
-    out.print(f"{ev['ts']} node {router} {action}")
+    say(f"{ev['ts']} node {router} {action}")

@@ -6,7 +6,6 @@ no traceback reaches the operator unless EGOV_DEBUG=1.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import sys
@@ -15,15 +14,15 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from egov.atomic import write_atomic
+from egov.cli.common import FrozenOpt, ProfileOpt, checked_plan, err, fail, match_limit, out, say
 from egov.errors import EgovError, Problem
 from egov.plan.load import display_path
 from egov.plan.schema import format_bandwidth
-from egov.topology.addressing import write_lock
+from egov.topology.addressing import read_lock, release, write_lock
 from egov.topology.validate import Plan, build_plan
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
@@ -41,40 +40,9 @@ def _add_lab() -> None:
     app.add_typer(lab_app, name="lab")
     app.add_typer(change_app, name="change")
 
-def _console(stderr: bool = False) -> Console:
-    probe = Console(stderr=stderr)
-    # pipes and CI logs get a readable width instead of rich's 80-column fallback
-    return Console(stderr=stderr, highlight=False, width=None if probe.is_terminal else 140)
-
-
-out = _console()
-err = _console(stderr=True)
-
-ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help="Profile name in inventory/ or a path to YAML.")]
-FrozenOpt = Annotated[bool, typer.Option("--frozen", help="Fail instead of updating the lock file (CI, production).")]
-
-
-def _fail(problems: list[Problem]) -> None:
-    for p in problems:
-        err.print(str(p), markup=False, soft_wrap=True)
-    err.print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found; nothing written.", style="red")
-    raise typer.Exit(1)
-
-
-def _checked_plan(profile: str, frozen: bool, write: bool = True) -> Plan:
-    """Build the plan; stop on violations; bring the lock file up to date (unless frozen)."""
-    plan = build_plan(profile)
-    if plan.problems:
-        _fail(plan.problems)
-    alloc = plan.allocation
-    if alloc.changed and write:
-        lock = plan.loaded.lock_path
-        if frozen:
-            _fail([Problem(display_path(lock), "", f"out of date ({alloc.added} new allocations, "
-                           f"{alloc.released} released)", "run without --frozen and commit the lock file")])
-        write_lock(lock, alloc.lock)
-        err.print(f"lock: {display_path(lock)} updated ({alloc.added} new allocations, {alloc.released} released)")
-    return plan
+# shared pieces live in egov.cli.common; these names stay importable from here for older callers
+_fail = fail
+_checked_plan = checked_plan
 
 
 def _summary_table(plan: Plan, title: str) -> Table:
@@ -103,7 +71,7 @@ def _summary_table(plan: Plan, title: str) -> Table:
 def plan_show(profile: ProfileOpt, as_json: Annotated[bool, typer.Option("--json", help="Full topology as JSON.")] = False,
               frozen: FrozenOpt = False) -> None:
     """Expand the profile into routers, links and addresses; update the lock file."""
-    plan = _checked_plan(profile, frozen)
+    plan = checked_plan(profile, frozen)
     topo = plan.topology
     if as_json:
         names = {(i.node, i.link): i.name for n in topo.nodes.values() for i in n.interfaces}
@@ -124,11 +92,34 @@ def plan_validate(profile: ProfileOpt) -> None:
     """Check the plan; print every violation (file, field, fix) and exit 1 if any. Writes nothing."""
     plan = build_plan(profile)
     if plan.problems:
-        _fail(plan.problems)
+        fail(plan.problems)
     topo = plan.topology
     note = " (lock file would gain new allocations)" if plan.allocation.changed else ""
-    out.print(f"{plan.loaded.shown}: valid: {len(topo.nodes)} routers, {len(topo.links)} links, "
-              f"every router dual-homed and dual-stack{note}")
+    say(f"{plan.loaded.shown}: valid: {len(topo.nodes)} routers, {len(topo.links)} links, "
+        f"every router dual-homed and dual-stack{note}")
+
+
+@plan_app.command("release")
+def plan_release(
+    profile: ProfileOpt,
+    what: Annotated[Optional[list[str]], typer.Argument(
+        help="Quarantined addresses (with or without prefix length) or former owners (router or link).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Release every quarantined address.")] = False,
+) -> None:
+    """Free quarantined addresses now instead of after pools.quarantine_days."""
+    from egov.plan.load import load_profile
+
+    if not what and not all_:
+        fail([Problem("egov plan release", "ADDRESS", "nothing to release",
+                      "name addresses or former owners, or pass --all")])
+    loaded = load_profile(profile)
+    lock = read_lock(loaded.lock_path)
+    gone = release(lock, [] if all_ else list(what or []))
+    if not gone:
+        fail([Problem(display_path(loaded.lock_path), "quarantine", f"no quarantined address matches "
+                      f"{', '.join(what or [])}", "see the quarantine section of the lock file")])
+    write_lock(loaded.lock_path, lock)
+    say(f"lock: {display_path(loaded.lock_path)}: released {len(gone)} address(es): {', '.join(sorted(gone))}")
 
 
 def _render(profile: str, out_dir: Path, dry_run: bool, vault: Optional[Path], vault_password_file: Optional[Path],
@@ -138,11 +129,12 @@ def _render(profile: str, out_dir: Path, dry_run: bool, vault: Optional[Path], v
 
     t0 = time.perf_counter()
     secrets = load_secrets(vault, vault_password_file, dry_run)
-    plan = _checked_plan(profile, frozen)
+    plan = checked_plan(profile, frozen)
     t_plan = time.perf_counter() - t0
-    nodes = [n for n in plan.topology.nodes.values() if not limit or fnmatch.fnmatch(n.hostname, limit)]
+    wanted = set(match_limit(list(plan.topology.nodes), limit))
+    nodes = [n for n in plan.topology.nodes.values() if n.hostname in wanted]
     if not nodes:
-        _fail([Problem("--limit", limit or "", "matches no router", "use a glob like 'sn-xa-*'")])
+        fail([Problem("--limit", limit or "", "matches no router", "use globs like 'sn-xa-*,sn-bj-*'")])
     renderer = Renderer(plan, secrets)
     with Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=True, disable=quiet or not err.is_terminal) as bar:
@@ -161,9 +153,9 @@ def _render(profile: str, out_dir: Path, dry_run: bool, vault: Optional[Path], v
         t.add_section()
         t.add_row("total", str(res.routers))
         out.print(t)
-        out.print(f"{written} files written, {removed} stale removed; plan {t_plan:.2f}s, "
-                  f"render {res.seconds:.2f}s ({res.routers / max(res.seconds, 1e-9):.0f} configs/s), "
-                  f"write {t_write:.2f}s")
+        say(f"{written} files written, {removed} stale removed; plan {t_plan:.2f}s, "
+            f"render {res.seconds:.2f}s ({res.routers / max(res.seconds, 1e-9):.0f} configs/s), "
+            f"write {t_write:.2f}s")
     return plan, {"plan": t_plan, "render": res.seconds, "write": t_write}
 
 
@@ -190,13 +182,13 @@ def inventory_export(
     """Ansible YAML inventory: groups per tier, city and platform; host vars for NAPALM and netmiko."""
     from egov.export.ansible import inventory_yaml
 
-    plan = _checked_plan(profile, frozen)
+    plan = checked_plan(profile, frozen)
     text = inventory_yaml(plan.topology)
     if out_file is None:
         sys.stdout.write(text)
     else:
         write_atomic(out_file, text)
-        err.print(f"inventory: {len(plan.topology.nodes)} hosts -> {display_path(out_file)}")
+        say(f"inventory: {len(plan.topology.nodes)} hosts -> {display_path(out_file)}", stderr=True)
 
 
 @app.command("demo")
@@ -209,8 +201,8 @@ def demo(
     plan, times = _render(profile, out_dir, True, None, None, None, False, quiet=True)
     out.print(_summary_table(plan, f"{plan.loaded.profile.name}: planned, validated, rendered"))
     total = time.perf_counter() - t0
-    out.print(f"{len(plan.topology.nodes)} configs in {display_path(out_dir)}; plan+validate {times['plan']:.2f}s, "
-              f"render {times['render']:.2f}s, write {times['write']:.2f}s, total {total:.2f}s")
+    say(f"{len(plan.topology.nodes)} configs in {display_path(out_dir)}; plan+validate {times['plan']:.2f}s, "
+        f"render {times['render']:.2f}s, write {times['write']:.2f}s, total {total:.2f}s")
 
 
 def run() -> None:
@@ -220,16 +212,17 @@ def run() -> None:
         app()
     except EgovError as exc:
         for p in exc.problems:
-            err.print(str(p), markup=False, soft_wrap=True)
+            say(str(p), stderr=True)
         sys.exit(1)
     except KeyboardInterrupt:
-        err.print("interrupted")
+        say("interrupted", stderr=True)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence for operators
         if os.environ.get("EGOV_DEBUG"):
             raise
-        err.print(f"egov: internal error: {exc.__class__.__name__}: {exc}; fix: rerun with EGOV_DEBUG=1 "
-                  "and report it", markup=False, soft_wrap=True)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        say(f"egov: internal error: {exc.__class__.__name__}: {first}; fix: rerun with EGOV_DEBUG=1 and report it",
+            stderr=True)
         sys.exit(1)
 
 

@@ -271,6 +271,38 @@ class Target(Strict):
     private_network_integration: float | None = Field(None, ge=0, le=1)
 
 
+class HostedService(Strict):
+    """A service behind a router (a cloud platform front end, say) that the SLA measures (issue 8).
+
+    The router gets a service LAN, advertised into IS-IS and passive, whose second address is the
+    service's; the exporter probes it the way blackbox_exporter does (HTTP GET or TCP connect)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")
+    router: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")
+    kind: Literal["http", "tcp"] = "http"
+    port: int = Field(80, ge=1, le=65535)
+    path: str = Field("/", pattern=r"^/[!-~]{0,200}$")
+    #: counts toward the cloud platform's availability target (platform_uptime)
+    cloud: bool = True
+    description: NoteText = ""
+
+
+class Sla(Strict):
+    """How faults and bandwidth are judged against the plan's targets."""
+
+    fault_target_hours: float = Field(3.0, gt=0, le=720)
+    escalate_at_hours: list[float] = Field(default_factory=lambda: [2.0, 2.5])
+    #: an uplink whose 95th-percentile utilisation stays under this share meets the unit's needs
+    bandwidth_threshold: float = Field(0.8, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _escalate_before_target(self) -> "Sla":
+        late = [h for h in self.escalate_at_hours if not 0 < h < self.fault_target_hours]
+        if late:
+            raise ValueError(f"escalations must fire before the {self.fault_target_hours} h target (got {late})")
+        return self
+
+
 class Lab(Strict):
     """How the plan is scaled down when it runs as a virtual lab on one machine."""
 
@@ -287,6 +319,8 @@ class Profile(Strict):
     igp: Igp = Igp()
     services: Services
     targets: dict[int, Target] = {}
+    hosted_services: list[HostedService] = []
+    sla: Sla = Sla()
     lab: Lab = Lab()
 
     @model_validator(mode="before")

@@ -147,6 +147,10 @@ class ContextBuilder:
             "mgmt4": interface_address(node.mgmt4),
             "mgmt6": interface_address(node.mgmt6),
             "interfaces": ifaces,
+            "services": [{"name": v.name, "port": v.port, "service": v.service,
+                          "description": p.config_text("description", v.description),
+                          "ipv4": interface_address(v.ipv4), "ipv6": interface_address(v.ipv6)}
+                         for v in node.services],
             "bfd_profiles": node.bfd_profiles,
         }
         return {

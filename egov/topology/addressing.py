@@ -128,6 +128,7 @@ class LockFile(_LockEntry):
     profile: StrictStr = ""
     nodes: dict[str, NodeLock]
     links: dict[str, LinkLock]
+    services: dict[str, LinkLock] = Field(default_factory=dict)
     quarantine: dict[str, Quarantined] = Field(default_factory=dict)
 
 
@@ -143,7 +144,7 @@ def _lock_line(text: str, key: str) -> int | None:
 def read_lock(path: Path) -> dict[str, Any]:
     """The lock as plain data; every malformed entry is reported with its line."""
     if not path.exists():
-        return {"version": LOCK_VERSION, "nodes": {}, "links": {}, "quarantine": {}}
+        return {"version": LOCK_VERSION, "nodes": {}, "links": {}, "services": {}, "quarantine": {}}
     shown = display_path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -173,7 +174,7 @@ def dump_lock(lock: dict[str, Any]) -> str:
         items = lock[name]
         rows = [f" {json.dumps(k)}: {json.dumps(items[k], sort_keys=True)}" for k in sorted(items)]
         return f'"{name}": {{\n' + ",\n".join(rows) + ("\n" if rows else "") + "}"
-    names = ["nodes", "links"] + (["quarantine"] if lock.get("quarantine") else [])
+    names = ["nodes", "links"] + [n for n in ("services", "quarantine") if lock.get(n)]
     return (f'{{"version": {lock["version"]}, "profile": {json.dumps(lock.get("profile", ""))},\n'
             + ",\n".join(section(n) for n in names) + "\n}\n")
 
@@ -232,10 +233,10 @@ class _Allocator:
     def _pool_key(kind: str) -> str:
         return {"ipv4": "p2p4", "ipv6": "p2p6"}.get(kind, kind)
 
-    def _locked(self, kind: str, owner: str, text: str) -> tuple[int, IPNet] | None:
+    def _locked(self, kind: str, owner: str, text: str, section: str = "") -> tuple[int, IPNet] | None:
         """Claim one address the lock records, if it still fits its pool."""
         pool = self.pools[self._pool_key(kind)]
-        field_name = f"{'links' if kind in LINK_KINDS else 'nodes'}.{owner}.{kind}"
+        field_name = f"{section or ('links' if kind in LINK_KINDS else 'nodes')}.{owner}.{kind}"
         try:
             iface = ipaddress.ip_interface(text)
         except ValueError:
@@ -268,8 +269,11 @@ class _Allocator:
         return value, net
 
     def claim_locked(self) -> tuple[dict[str, Claimed], dict[str, Claimed]]:
-        """Pass 1: keep everything the lock already records for routers and links still planned."""
+        """Pass 1: keep everything the lock already records for routers, links and services still planned.
+
+        Links and service LANs share one dict (service keys are ``svc:<name>``)."""
         old_nodes, old_links = self.old.get("nodes", {}), self.old.get("links", {})
+        old_services = self.old.get("services", {})
         nodes: dict[str, Claimed] = {}
         for host, node in self.topo.nodes.items():
             rec, vals = old_nodes.get(host, {}), {}
@@ -291,6 +295,14 @@ class _Allocator:
                     if got:
                         vals[kind] = got
             links[link.key] = vals
+        for svc in self.topo.services:
+            rec, vals = old_services.get(svc.service, {}), {}
+            for kind in LINK_KINDS:
+                if kind in rec and (kind == "ipv4" or self.topo.nodes[svc.node].ipv6_wanted):
+                    got = self._locked(kind, svc.service, rec[kind], "services")
+                    if got:
+                        vals[kind] = got
+            links[svc.key] = vals
         return nodes, links
 
     def hold_quarantine(self, nodes: dict[str, Claimed], links: dict[str, Claimed]) -> dict[str, Any]:
@@ -305,11 +317,13 @@ class _Allocator:
             if (self.today - since).days < days:
                 out[addr] = entry  # still held; once served, it is dropped when the lock is next written
         today = self.today.isoformat()
-        for section, current, kinds in (("nodes", nodes, NODE_KINDS), ("links", links, LINK_KINDS)):
+        for section, current, kinds in (("nodes", nodes, NODE_KINDS), ("links", links, LINK_KINDS),
+                                        ("services", links, LINK_KINDS)):
             for owner, rec in self.old.get(section, {}).items():
+                key = f"svc:{owner}" if section == "services" else owner
                 for kind in kinds:
                     text = rec.get(kind)
-                    if text and text not in out and kind not in current.get(owner, {}):
+                    if text and text not in out and kind not in current.get(key, {}):
                         out[text] = {"pool": self._pool_key(kind), "owner": owner, "since": today}
         in_use = {(self._pool_key(k), v[0]) for vals in (*nodes.values(), *links.values()) for k, v in vals.items()}
         for addr, entry in list(out.items()):
@@ -333,11 +347,13 @@ class _Allocator:
                 if got:
                     vals[kind] = got
                     self.added += 1
-        for link in self.topo.links:
-            vals = links[link.key]
+        wants6 = {link.key: link.ipv6_wanted for link in self.topo.links}
+        wants6.update({s.key: self.topo.nodes[s.node].ipv6_wanted for s in self.topo.services})
+        for key, want6 in wants6.items():
+            vals = links[key]
             for kind in LINK_KINDS:
                 pool = self.pools[self._pool_key(kind)]
-                if kind in vals or not pool.nets or (kind == "ipv6" and not link.ipv6_wanted):
+                if kind in vals or not pool.nets or (kind == "ipv6" and not want6):
                     continue
                 got = pool.allocate()
                 if got:
@@ -360,21 +376,27 @@ class _Allocator:
                 if isinstance(p, int) and p > 0 and p not in used[host]:
                     used[host].add(p)
                     ports[(host, link.key)] = p
+        for svc in self.topo.services:
+            p = old_nodes.get(svc.node, {}).get("ports", {}).get(svc.key)
+            if isinstance(p, int) and p > 0 and p not in used[svc.node]:
+                used[svc.node].add(p)
+                ports[(svc.node, svc.key)] = p
         next_free = {h: 1 for h in self.topo.nodes}
-        for link in self.topo.links:
-            for host in (link.a, link.b):
-                if (host, link.key) not in ports:
-                    p = next_free[host]
-                    while p in used[host]:
-                        p += 1
-                    used[host].add(p)
-                    next_free[host] = p + 1
-                    ports[(host, link.key)] = p
-                    self.added += 1
+        wanted = [(host, link.key) for link in self.topo.links for host in (link.a, link.b)]
+        wanted += [(svc.node, svc.key) for svc in self.topo.services]
+        for host, key in wanted:
+            if (host, key) not in ports:
+                p = next_free[host]
+                while p in used[host]:
+                    p += 1
+                used[host].add(p)
+                next_free[host] = p + 1
+                ports[(host, key)] = p
+                self.added += 1
         return ports
 
     def write_back(self, nodes: dict[str, Claimed], links: dict[str, Claimed],
-                   ports: dict[tuple[str, str], int]) -> tuple[dict[str, Any], dict[str, Any]]:
+                   ports: dict[tuple[str, str], int]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """Put the values into the topology, build the interfaces, and return the lock sections."""
         new_nodes: dict[str, dict[str, Any]] = {}
         new_links: dict[str, dict[str, Any]] = {}
@@ -402,9 +424,26 @@ class _Allocator:
             new_nodes[link.a]["ports"][link.key] = link.a_port
             new_nodes[link.b]["ports"][link.key] = link.b_port
             _attach(self.topo, link)
+        new_services: dict[str, dict[str, Any]] = {}
+        for svc in self.topo.services:
+            vals, rec = links[svc.key], {}
+            if "ipv4" in vals:
+                rec["ipv4"] = str(ipaddress.IPv4Network((vals["ipv4"][0], 31)))
+                svc.ipv4 = ipaddress.IPv4Interface((vals["ipv4"][0], 31))
+            if "ipv6" in vals:
+                base6, off = vals["ipv6"][0], 0 if p2p6 == 127 else 1
+                rec["ipv6"] = str(ipaddress.IPv6Network((base6, p2p6)))
+                svc.ipv6 = ipaddress.IPv6Interface((base6 + off, p2p6))
+            new_services[svc.service] = rec
+            svc.port = ports[(svc.node, svc.key)]
+            new_nodes[svc.node]["ports"][svc.key] = svc.port
+            node = self.topo.nodes[svc.node]
+            p = PLATFORMS.get(node.platform)
+            svc.name = p.port_name(svc.port) if p else f"port{svc.port}"
+            node.services.append(svc)
         for node in self.topo.nodes.values():
             node.interfaces.sort(key=lambda i: i.port)
-        return new_nodes, new_links
+        return new_nodes, new_links, new_services
 
 
 def allocate(loaded: LoadedProfile, topo: Topology, old: dict[str, Any],
@@ -415,17 +454,18 @@ def allocate(loaded: LoadedProfile, topo: Topology, old: dict[str, Any],
     quarantine = run.hold_quarantine(nodes, links)
     run.allocate_fresh(nodes, links)
     ports = run.assign_ports()
-    new_nodes, new_links = run.write_back(nodes, links, ports)
+    new_nodes, new_links, new_services = run.write_back(nodes, links, ports)
     name = loaded.profile.name
     lock = {"version": LOCK_VERSION, "profile": name, "nodes": new_nodes, "links": new_links,
-            "quarantine": quarantine}
+            "services": new_services, "quarantine": quarantine}
     old_nodes, old_links = old.get("nodes", {}), old.get("links", {})
     old_q = old.get("quarantine", {})
     released = sum(1 for h in old_nodes if h not in new_nodes) + sum(1 for k in old_links if k not in new_links)
     newly_held = sum(1 for a in quarantine if a not in old_q)
     # quarantine entries that expired with time do not make the lock out of date on their own:
     # they are dropped the next time the lock is written for another reason
-    changed = new_nodes != old_nodes or new_links != old_links or old.get("profile") != name or newly_held > 0
+    changed = (new_nodes != old_nodes or new_links != old_links or new_services != old.get("services", {})
+               or old.get("profile") != name or newly_held > 0)
     return Allocation(lock=lock, changed=changed, added=run.added, released=released,
                       quarantined=newly_held, problems=run.problems)
 

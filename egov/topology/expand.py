@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from egov.errors import Problem
 from egov.plan.load import LoadedProfile
 from egov.plan.schema import CountBlock, Profile, Site, Tier
-from egov.topology.model import Link, Node, Topology
+from egov.topology.model import Link, Node, ServiceLan, Topology
 
 #: far beyond any province (Shaanxi: ~1,900 routers), small enough to refuse a typo'd count at once
 MAX_SITES = 50_000
@@ -150,9 +150,24 @@ def expand(loaded: LoadedProfile) -> tuple[Topology, list[Problem]]:
                 ids.add(s.id)
                 queue.append(_SiteCtx(s, child_tier, ctx.path + (s.id,), src, ctx, s.area or ctx.area, []))
 
+    services: list[ServiceLan] = []
+    names: set[str] = set()
+    for i, svc in enumerate(prof.hosted_services):
+        field = f"hosted_services[{i}]"
+        if svc.name in names:
+            problems.append(Problem(where(field + ".name"), field + ".name", f"duplicate service {svc.name!r}",
+                                    "give each hosted service its own name"))
+            continue
+        names.add(svc.name)
+        if svc.router not in nodes:
+            problems.append(Problem(where(field + ".router"), field + ".router", f"no router named {svc.router!r}",
+                                    "name a router of the plan (see `egov plan show --json`)"))
+            continue
+        services.append(ServiceLan(service=svc.name, node=svc.router, kind=svc.kind, service_port=svc.port,
+                                   path=svc.path, cloud=svc.cloud))
     bfd = {name: t.bfd for name, t in tiers.items()}
     order = list(tiers)
-    return Topology(profile=prof.name, tiers=order, nodes=nodes, links=links, bfd=bfd), problems
+    return Topology(profile=prof.name, tiers=order, nodes=nodes, links=links, bfd=bfd, services=services), problems
 
 
 def _add_link(links: list[Link], seen: set[str], problems: list[Problem], where: Callable[[str], str], ctx: _SiteCtx,

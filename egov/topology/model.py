@@ -54,6 +54,43 @@ class Interface:
 
 
 @dataclass(slots=True)
+class ServiceLan:
+    """A hosted service's LAN on its router: the router takes the first address, the service the second."""
+
+    service: str
+    node: str
+    kind: str
+    service_port: int
+    path: str
+    cloud: bool
+    port: int = 0
+    name: str = ""
+    ipv4: IPv4Interface | None = None
+    ipv6: IPv6Interface | None = None
+
+    @property
+    def key(self) -> str:
+        return f"svc:{self.service}"
+
+    @property
+    def address4(self) -> str | None:
+        return str(self.ipv4.ip + 1) if self.ipv4 else None
+
+    @property
+    def address6(self) -> str | None:
+        return str(self.ipv6.ip + 1) if self.ipv6 else None
+
+    @property
+    def description(self) -> str:
+        return f"service {self.service} ({self.kind} {self.service_port})"
+
+    def url(self, address: str | None = None) -> str:
+        host = address or self.address4 or f"[{self.address6}]"
+        return f"http://{host}:{self.service_port}{self.path}" if self.kind == "http" else \
+            f"tcp://{host}:{self.service_port}"
+
+
+@dataclass(slots=True)
 class Link:
     """A point-to-point link; ``a`` is the upstream end (parent, or the pair's first router)."""
 
@@ -110,6 +147,7 @@ class Node:
     mgmt4: IPv4Interface | None = None
     mgmt6: IPv6Interface | None = None
     interfaces: list[Interface] = field(default_factory=list)
+    services: list[ServiceLan] = field(default_factory=list)
 
     @property
     def system_id(self) -> str:
@@ -172,6 +210,7 @@ class Topology:
     nodes: dict[str, Node]
     links: list[Link]
     bfd: dict[str, Bfd]
+    services: list[ServiceLan] = field(default_factory=list)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Per tier: routers, sites, links to the parent tier (plus pair links)."""

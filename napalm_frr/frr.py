@@ -531,6 +531,8 @@ class FRRDriver(NetworkDriver):
                    format: str = "text") -> models.ConfigDict:
         if format != "text":
             raise NotImplementedError("FRR configuration is text only")
+        if retrieve not in ("all", "running", "startup", "candidate"):  # a typo must not read as empty
+            raise ValueError(f"unknown retrieve {retrieve!r}; use one of all, running, startup, candidate")
         cfg: Dict[str, str] = {"running": "", "startup": "", "candidate": ""}
         if retrieve in ("all", "running"):
             cfg["running"] = self._running()

@@ -1,19 +1,32 @@
 """One device, one action: what the Ansible module (playbooks/library/egov_device.py) runs.
 
-Every action returns a result dict with ``status`` in ok / changed / failed / unreachable and a
-one-line ``msg``; it never leaves a device half-configured: a failed commit or post-check is rolled
-back before returning.
+Every action returns a result dict with ``status`` in ok / changed / failed / unreachable /
+not_checked and a one-line ``msg``; it never leaves a device half-configured: a failed commit or
+post-check is rolled back before returning. A post-check the driver cannot run is reported as not
+checked (``unchecked``), never as passed.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from egov.change.mask import mask
+
+ACTIONS = ("backup", "plan", "apply", "verify", "rollback", "show")
+TRANSPORTS = ("napalm", "netmiko")
+#: what a device ends an action as (also the journal's change_device.status)
+STATUSES = ("ok", "changed", "failed", "unreachable", "not_checked")
+
+
+def one_of(kind: str, value: str, allowed: tuple[str, ...]) -> None:
+    """Refuse a mode string outside ``allowed``: a typo must fail, never fall through to a commit."""
+    if value not in allowed:
+        raise ValueError(f"unknown {kind} {value!r}; use one of {', '.join(allowed)}")
 
 
 @dataclass
@@ -54,6 +67,7 @@ def netmiko_session(t: Target):
 
 def netmiko_action(action: str, t: Target, secrets: list[str], commands: list[str] | None = None) -> dict[str, Any]:
     """backup (running config) or show (commands) over netmiko; anything else is refused in one line."""
+    one_of("device action", action, ACTIONS)
     res: dict[str, Any] = {"host": t.host, "status": "ok", "changed": False, "diff": "", "msg": ""}
     if action not in ("backup", "show"):
         return {**res, "status": "failed",
@@ -99,21 +113,26 @@ def connect(t: Target, journal: str | None = None):
     return drv
 
 
-def check(drv, expect: dict[str, Any], wait: float = 45.0) -> list[str]:
-    """Post-checks against ``expect`` (see egov.change.expect), retried until ``wait`` runs out."""
-    deadline = time.monotonic() + wait
-    while True:
-        problems = _check_once(drv, expect)
-        if not problems or time.monotonic() > deadline:
-            return problems
-        time.sleep(1.0)
+class _CannotCheck(Exception):
+    """The driver has no getter for a check: the check is not run, and never counts as passed."""
 
 
-def _check_once(drv, expect: dict[str, Any]) -> list[str]:
+def _get(drv: Any, getter: str, *args: Any, **kw: Any) -> Any:
+    """A getter's answer; _CannotCheck when the driver lacks it (absent, or NotImplementedError)."""
+    fn = getattr(drv, getter, None)
+    if not callable(fn):
+        raise _CannotCheck(getter)
+    try:
+        return fn(*args, **kw)
+    except NotImplementedError:
+        raise _CannotCheck(getter) from None
+
+
+def _interfaces(drv: Any, expect: dict[str, Any]) -> list[str]:
     problems: list[str] = []
-    ifaces = drv.get_interfaces()
-    ips = drv.get_interfaces_ip()
-    for name, want in expect.get("interfaces", {}).items():
+    ifaces = _get(drv, "get_interfaces")
+    ips = _get(drv, "get_interfaces_ip")
+    for name, want in expect["interfaces"].items():
         got = ifaces.get(name)
         if not got or not got.get("is_up"):
             problems.append(f"{name} is not up")
@@ -124,27 +143,95 @@ def _check_once(drv, expect: dict[str, Any]) -> list[str]:
                 have = ips.get(name, {}).get(fam, {})
                 if have.get(ip, {}).get("prefix_length") != int(plen):
                     problems.append(f"{name} lacks {want[fam]}")
-    if expect.get("isis") and hasattr(drv, "get_isis_neighbors"):
-        adj = drv.get_isis_neighbors()
-        for ifname, peer in expect["isis"].items():
-            a = adj.get(ifname)
-            if not a or a.get("state") != "Up" or a.get("neighbor") != peer:
-                problems.append(f"IS-IS to {peer} on {ifname} is not up")
-    if expect.get("bfd") and hasattr(drv, "get_bfd_peers"):
-        up = {p.get("interface") for p in drv.get_bfd_peers() if p.get("status") == "up"}
-        problems += [f"BFD on {i} is not up" for i in expect["bfd"] if i not in up]
-    for target in expect.get("ping", []):
+    return problems
+
+
+def _isis(drv: Any, expect: dict[str, Any]) -> list[str]:
+    adj = _get(drv, "get_isis_neighbors")
+    problems: list[str] = []
+    for ifname, peer in expect["isis"].items():
+        a = adj.get(ifname)
+        if not a or a.get("state") != "Up" or a.get("neighbor") != peer:
+            problems.append(f"IS-IS to {peer} on {ifname} is not up")
+    return problems
+
+
+def _bfd(drv: Any, expect: dict[str, Any]) -> list[str]:
+    up = {p.get("interface") for p in _get(drv, "get_bfd_peers") if p.get("status") == "up"}
+    return [f"BFD on {i} is not up" for i in expect["bfd"] if i not in up]
+
+
+def _ping(drv: Any, expect: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    for target in expect["ping"]:
         src = expect.get("source6") if ":" in target else expect.get("source4")
-        res = drv.ping(target, source=src or "", count=2, timeout=1)
+        res = _get(drv, "ping", target, source=src or "", count=2, timeout=1)
         if "success" not in res or res["success"].get("packet_loss", 1) >= res["success"].get("probes_sent", 1):
             problems.append(f"no reply from {target}")
     return problems
 
 
+#: post-check name (as named by --accept-unchecked) -> the check; run for the keys ``expect`` fills
+_CHECKS: dict[str, Callable[[Any, dict[str, Any]], list[str]]] = {
+    "interfaces": _interfaces, "isis": _isis, "bfd": _bfd, "ping": _ping}
+CHECKS = tuple(_CHECKS)
+
+
+@dataclass
+class Report:
+    """What the post-checks found, and which of them could not run on this driver."""
+
+    problems: list[str] = field(default_factory=list)
+    unchecked: list[str] = field(default_factory=list)
+
+    def refused(self, accept: Collection[str]) -> str:
+        """Why the device fails its post-check, on one line; "" when it passes."""
+        why = list(self.problems[:3])
+        left = [c for c in self.unchecked if c not in accept]
+        if left:
+            why.insert(0, f"not checked: {', '.join(left)} (the driver has no getter); "
+                          f"accept with --accept-unchecked {','.join(left)}")
+        return "; ".join(why)
+
+    def accepted(self) -> str:
+        return (f"; not checked, accepted by the operator: {', '.join(self.unchecked)}"
+                if self.unchecked else "")
+
+
+def check(drv: Any, expect: dict[str, Any], wait: float = 45.0) -> Report:
+    """Post-checks against ``expect`` (see egov.change.expect), retried until ``wait`` runs out."""
+    deadline = time.monotonic() + wait
+    while True:
+        rep = _check_once(drv, expect)
+        if not rep.problems or time.monotonic() > deadline:
+            return rep
+        time.sleep(1.0)
+
+
+def _check_once(drv: Any, expect: dict[str, Any]) -> Report:
+    rep = Report()
+    for name, fn in _CHECKS.items():
+        if expect.get(name):
+            try:
+                rep.problems += fn(drv, expect)
+            except _CannotCheck:
+                rep.unchecked.append(name)
+    return rep
+
+
 def run_action(action: str, t: Target, *, config: str | None = None, expect: dict[str, Any] | None = None,
                revert_in: int = 120, journal: str | None = None, secrets: list[str] | None = None,
-               change_id: str = "", verify_wait: float = 45.0, commands: list[str] | None = None) -> dict[str, Any]:
-    """backup | plan | apply | verify | rollback (config = the file to restore) | show on one device."""
+               change_id: str = "", verify_wait: float = 45.0, commands: list[str] | None = None,
+               accept_unchecked: Collection[str] = ()) -> dict[str, Any]:
+    """backup | plan | apply | verify | rollback (config = the file to restore) | show on one device.
+
+    ``accept_unchecked`` names post-checks the operator accepts as not run (the driver has no getter
+    for them); any other check that cannot run fails verify and rolls an apply back.
+    """
+    one_of("device action", action, ACTIONS)
+    one_of("transport", t.transport, TRANSPORTS)
+    for name in accept_unchecked:
+        one_of("post-check", name, CHECKS)
     if t.transport == "netmiko":
         return netmiko_action(action, t, secrets or [], commands)
     res: dict[str, Any] = {"host": t.host, "status": "ok", "changed": False, "diff": "", "msg": ""}
@@ -164,10 +251,15 @@ def run_action(action: str, t: Target, *, config: str | None = None, expect: dic
             res["msg"] = f"{len(out)} command(s)"
             return res
         if action == "verify":
-            problems = check(drv, expect or {}, wait=verify_wait)
-            if problems:
-                return {**res, "status": "failed", "msg": "; ".join(problems[:4])}
-            return {**res, "msg": "all post-checks passed"}
+            rep = check(drv, expect or {}, wait=verify_wait)
+            res["unchecked"] = rep.unchecked
+            refused = rep.refused(accept_unchecked)
+            if rep.problems:
+                return {**res, "status": "failed", "msg": refused}
+            if refused:
+                return {**res, "status": "not_checked", "msg": refused}
+            return {**res, "msg": ("post-checks passed" + rep.accepted()) if rep.unchecked
+                    else "all post-checks passed"}
         if config is None:
             raise ValueError(f"{action} needs a configuration")
         try:
@@ -187,12 +279,15 @@ def run_action(action: str, t: Target, *, config: str | None = None, expect: dic
             drv.commit_config(message=f"egov {change_id}", revert_in=revert_in)
         except Exception as exc:  # noqa: BLE001 - the driver restored the prior config
             return {**res, "status": "failed", "msg": f"commit failed: {_one_line(exc)}"}
-        problems = check(drv, expect or {}, wait=verify_wait) if expect else []
-        if problems:
+        rep = check(drv, expect, wait=verify_wait) if expect else Report()
+        res["unchecked"] = rep.unchecked
+        refused = rep.refused(accept_unchecked)
+        if refused:
             drv.rollback()
-            return {**res, "status": "failed", "msg": "post-check failed, rolled back: " + "; ".join(problems[:3])}
+            return {**res, "status": "failed", "msg": "post-check failed, rolled back: " + refused}
         drv.confirm_commit()
-        return {**res, "status": "changed", "changed": True, "msg": f"{_count(diff)} line(s) changed, confirmed"}
+        return {**res, "status": "changed", "changed": True,
+                "msg": f"{_count(diff)} line(s) changed, confirmed" + rep.accepted()}
     except Exception as exc:  # noqa: BLE001 - report one line, keep the device safe
         try:
             if drv.has_pending_commit():

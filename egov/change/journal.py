@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from egov.change.device import STATUSES, one_of
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending_commit (
     device      TEXT PRIMARY KEY,
@@ -58,6 +60,9 @@ CREATE TABLE IF NOT EXISTS change_device (
     PRIMARY KEY (change_id, device)
 );
 """
+
+#: how a pending commit ends (commit_history); device statuses are egov.change.device.STATUSES
+COMMIT_OUTCOMES = ("confirmed", "reverted", "rolled_back")
 
 
 def default_path() -> Path:
@@ -132,6 +137,7 @@ class Journal:
 
     def clear_pending(self, device: str, outcome: str) -> Pending | None:
         """Close a pending commit as confirmed, reverted or rolled_back; kept in commit_history."""
+        one_of("commit outcome", outcome, COMMIT_OUTCOMES)
         with self._db() as db:
             row = db.execute("SELECT device, change_id, committed, deadline, rollback FROM pending_commit "
                              "WHERE device=?", (device,)).fetchone()
@@ -148,14 +154,18 @@ class Journal:
                 "SELECT change_id, outcome FROM commit_history WHERE device=? ORDER BY id", (device,))]
 
     # --- audit log ------------------------------------------------------------------------------
-    def start_change(self, change_id: str, action: str, profile: str, who: str | None = None) -> None:
+    def start_change(self, change_id: str, action: str, profile: str, who: str | None = None,
+                     summary: dict[str, Any] | None = None) -> None:
+        """``summary``: what the operator decided (e.g. accepted checks), on record before any device work."""
         now = _now_iso()
         with self._db() as db:
-            db.execute("INSERT INTO change (id, action, profile, who, started, window_start) VALUES (?,?,?,?,?,?)",
-                       (change_id, action, profile, who or getpass.getuser(), now, now))
+            db.execute("INSERT INTO change (id, action, profile, who, started, window_start, summary) "
+                       "VALUES (?,?,?,?,?,?,?)", (change_id, action, profile, who or getpass.getuser(), now,
+                                                 now, json.dumps(summary or {}, sort_keys=True)))
 
     def device_result(self, change_id: str, device: str, status: str, diff: str = "", error: str = "",
                       wave: str = "") -> None:
+        one_of("device status", status, STATUSES)
         with self._db() as db:
             db.execute("INSERT OR REPLACE INTO change_device VALUES (?,?,?,?,?,?,?)",
                        (change_id, device, wave, status, diff, error, _now_iso()))

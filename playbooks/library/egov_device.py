@@ -29,6 +29,12 @@ options:
   change_id: {type: str, default: ""}
   secrets: {type: list, elements: str, default: [], no_log: true}
   commands: {type: list, elements: str, default: [], description: for action show}
+  accept_unchecked:
+    type: list
+    elements: str
+    default: []
+    description: post-checks (interfaces, isis, bfd, ping) accepted as not run where the driver has no
+      getter for them (verify, apply); any other check that cannot run fails the device (status not_checked)
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -54,6 +60,7 @@ def main() -> None:
         journal=dict(type="path"),
         change_id=dict(type="str", default=""),
         secrets=dict(type="list", elements="str", default=[], no_log=True),
+        accept_unchecked=dict(type="list", elements="str", default=[]),
     ), supports_check_mode=True)
     p = m.params
     try:
@@ -65,14 +72,19 @@ def main() -> None:
     t = Target(host=p["address"], driver=p["driver"], address=p["address"], username=p["username"],
                port=p["port"], key_file=p["key_file"], password=p["password"], optional_args=p["optional_args"],
                transport=p["transport"], netmiko_device_type=p["netmiko_device_type"])
-    res = run_action(action, t, config=read_text(p["config_file"]), expect=p["expect"], revert_in=p["revert_in"],
-                     journal=p["journal"], secrets=p["secrets"], change_id=p["change_id"],
-                     verify_wait=p["verify_wait"], commands=p["commands"])
-    out = dict(changed=res["changed"], egov_status=res["status"], diff_text=res["diff"], msg=res["msg"])
+    try:
+        res = run_action(action, t, config=read_text(p["config_file"]), expect=p["expect"],
+                         revert_in=p["revert_in"], journal=p["journal"], secrets=p["secrets"],
+                         change_id=p["change_id"], verify_wait=p["verify_wait"], commands=p["commands"],
+                         accept_unchecked=p["accept_unchecked"])
+    except ValueError as exc:  # an unknown action, transport or check name: refused before any device work
+        m.fail_json(msg=str(exc), egov_status="failed")
+    out = dict(changed=res["changed"], egov_status=res["status"], diff_text=res["diff"], msg=res["msg"],
+               egov_unchecked=res.get("unchecked", []))
     for key in ("config", "output"):
         if key in res:
             out[key] = res[key]
-    if res["status"] in ("failed", "unreachable"):
+    if res["status"] in ("failed", "unreachable", "not_checked"):
         m.fail_json(**out)
     m.exit_json(**out)
 

@@ -13,12 +13,14 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from egov.change.backup import BackupStore
+from egov.change.device import ACTIONS, CHECKS, STATUSES, one_of
 from egov.change.expect import expectations
 from egov.change.journal import Journal
 from egov.errors import EgovError
@@ -28,7 +30,6 @@ from egov.render.engine import Renderer
 from egov.render.secrets import Secrets
 from egov.topology.validate import Plan
 
-STATUSES = ("ok", "changed", "failed", "unreachable")
 #: platforms without a transactional NAPALM driver: backups and show commands through netmiko
 NETMIKO_ONLY = {"huawei_vrp", "h3c_comware"}
 
@@ -65,6 +66,17 @@ def network_endpoints(plan: Plan) -> dict[str, Endpoint]:
     return {h: Endpoint(str(n.mgmt4.ip), 22, user, key, pw) for h, n in plan.topology.nodes.items() if n.mgmt4}
 
 
+def accepted_checks(names: str | Sequence[str] | None) -> list[str]:
+    """``--accept-unchecked`` as a list of post-check names (comma separated on the command line)."""
+    items = names.split(",") if isinstance(names, str) else list(names or [])
+    out = [n.strip() for n in items if n.strip()]
+    for n in out:
+        if n not in CHECKS:
+            raise EgovError.one("--accept-unchecked", n, "is not a post-check",
+                                f"name some of {', '.join(CHECKS)} (comma separated)")
+    return out
+
+
 @dataclass
 class Outcome:
     change_id: str
@@ -72,6 +84,10 @@ class Outcome:
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     stopped: str = ""
     rolled_back: list[str] = field(default_factory=list)
+    #: devices of a failing batch that could not be rolled back, and why
+    not_rolled_back: dict[str, str] = field(default_factory=dict)
+    #: post-checks the operator accepted as not run (``--accept-unchecked``)
+    accepted_unchecked: list[str] = field(default_factory=list)
 
     def count(self) -> dict[str, int]:
         c = {s: 0 for s in STATUSES}
@@ -81,7 +97,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return not self.stopped and not any(r["status"] in ("failed", "unreachable") for r in self.results.values())
+        return not self.stopped and all(r["status"] in ("ok", "changed") for r in self.results.values())
 
 
 def rollout(waves: list[tuple[str, list[str]]], batch: int, canary: int) -> list[tuple[str, list[list[str]]]]:
@@ -166,11 +182,15 @@ class Change:
             hv["egov_expect"] = expect
         return hv
 
+    def _plain_vars(self, hosts: list[str]) -> dict[str, dict[str, Any]]:
+        return {h: self._hostvars(h, None) for h in hosts}
+
     def run_playbook(self, playbook: str, change_id: str, hosts: list[str], hostvars: dict[str, dict[str, Any]],
                      extra: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
         """One ansible-runner run of ``playbooks/<playbook>.yml`` over ``hosts``; per-host results."""
         import ansible_runner
 
+        one_of("playbook", playbook, ACTIONS)
         pdd = self.state_dir / "runs" / change_id
         (pdd / "inventory").mkdir(parents=True, exist_ok=True)
         os.chmod(self.state_dir, 0o700)
@@ -197,7 +217,8 @@ class Change:
                 if isinstance(msg, str):
                     msg = msg.strip().splitlines()[0] if msg.strip() else ""
                 results[data["host"]] = {"status": status, "msg": msg, "diff": res.get("diff_text", ""),
-                                         "config": res.get("config")}
+                                         "config": res.get("config"),
+                                         "unchecked": res.get("egov_unchecked") or []}
                 self.progress(playbook, len(results), len(hosts))
             return False  # keep events off disk except the artifacts ansible-runner always writes
 
@@ -218,40 +239,68 @@ class Change:
                               "config": None}
         return results
 
-    def _new_change(self, action: str) -> str:
+    @contextmanager
+    def _run(self, action: str, accepted: list[str] | None = None) -> Iterator[Outcome]:
+        """One journaled run. Its change row is always finished, also when something raises mid-run;
+        checks the operator accepted as not run are recorded before any device is touched."""
         cid = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-        self.journal.start_change(cid, action, self.plan.loaded.profile.name)
-        return cid
+        facts = {"accepted_unchecked": accepted} if accepted else {}
+        self.journal.start_change(cid, action, self.plan.loaded.profile.name, summary=facts)
+        out = Outcome(cid, action, accepted_unchecked=list(accepted or []))
+        try:
+            yield out
+        except BaseException as exc:
+            out.stopped = f"aborted: {type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+            raise
+        finally:
+            self._finish(out)
 
-    def _finish(self, out: Outcome) -> Outcome:
+    def _finish(self, out: Outcome) -> None:
         for host, r in out.results.items():
             self.journal.device_result(out.change_id, host, r["status"], r.get("diff", ""), r.get("msg", "")
-                                       if r["status"] in ("failed", "unreachable") else "", r.get("wave", ""))
-        summary = {**out.count(), "stopped": out.stopped, "rolled_back": out.rolled_back}
+                                       if r["status"] not in ("ok", "changed") else "", r.get("wave", ""))
+        summary: dict[str, Any] = {**out.count(), "stopped": out.stopped, "rolled_back": out.rolled_back}
+        if out.not_rolled_back:
+            summary["not_rolled_back"] = out.not_rolled_back
+        if out.accepted_unchecked:
+            summary["accepted_unchecked"] = out.accepted_unchecked
+        unchecked = {h: r["unchecked"] for h, r in out.results.items() if r.get("unchecked")}
+        if unchecked:
+            summary["unchecked"] = unchecked
         self.journal.finish_change(out.change_id, "ok" if out.ok else "failed", summary)
-        return out
 
     # --- actions --------------------------------------------------------------------------------
     def backup(self, hosts: list[str], label: str = "backup") -> tuple[Outcome, str]:
-        cid = self._new_change("backup")
-        res = self.run_playbook("backup", cid, hosts, {h: self._hostvars(h, None) for h in hosts})
-        configs = {h: r["config"] for h, r in res.items() if r["status"] == "ok" and r.get("config")}
-        ref = self.store.save(configs, f"{label} {cid}: {len(configs)} device(s)") if configs else self.store.head()
-        out = Outcome(cid, "backup", res)
-        self._finish(out)
+        """Back up ``hosts``; the commit holding this run's configs ("" when none was saved).
+
+        A device is in that commit only if its result here is ok with a config: older backups of the
+        others stay in the store but are never this run's.
+        """
+        with self._run("backup") as out:
+            out.results = self.run_playbook("backup", out.change_id, hosts, self._plain_vars(hosts))
+            for r in out.results.values():
+                if r["status"] == "ok" and r.get("config") is None:
+                    r.update(status="failed", msg="the device returned no configuration")
+            configs = {h: r["config"] for h, r in out.results.items() if r["status"] == "ok"}
+            ref = (self.store.save(configs, f"{label} {out.change_id}: {len(configs)} device(s)")
+                   if configs else "")
         return out, ref
 
     def plan_diff(self, hosts: list[str]) -> Outcome:
-        cid = self._new_change("plan")
-        self.render(hosts)
-        res = self.run_playbook("plan", cid, hosts, {h: self._hostvars(h, None) for h in hosts})
-        return self._finish(Outcome(cid, "plan", res))
+        with self._run("plan") as out:
+            self.render(hosts)
+            out.results = self.run_playbook("plan", out.change_id, hosts, self._plain_vars(hosts))
+        return out
 
-    def verify(self, hosts: list[str]) -> Outcome:
-        cid = self._new_change("verify")
+    def verify(self, hosts: list[str], accept_unchecked: Sequence[str] = ()) -> Outcome:
+        """Post-checks; a check the driver cannot run fails the device (not_checked) unless accepted."""
+        accept = accepted_checks(accept_unchecked)
         topo = self.plan.topology
-        res = self.run_playbook("verify", cid, hosts, {h: self._hostvars(h, expectations(topo, h)) for h in hosts})
-        return self._finish(Outcome(cid, "verify", res))
+        with self._run("verify", accept) as out:
+            out.results = self.run_playbook("verify", out.change_id, hosts,
+                                            {h: self._hostvars(h, expectations(topo, h)) for h in hosts},
+                                            extra={"egov_accept_unchecked": accept})
+        return out
 
     def waves(self, hosts: list[str]) -> list[tuple[str, list[str]]]:
         """Tier by tier in the profile's order (province core first)."""
@@ -261,7 +310,10 @@ class Change:
         return [(t, by_tier[t]) for t in self.plan.topology.tiers if t in by_tier]
 
     def apply(self, hosts: list[str], batch: int = 5, canary: int = 1, failure_budget: int = 0,
-              resume: bool = False) -> Outcome:
+              resume: bool = False, accept_unchecked: Sequence[str] = ()) -> Outcome:
+        """Waves, canary, batches. A device without a fresh pre-change backup (from this run) is never
+        touched: it fails, counted against its wave's budget, so a batch rollback always has its config."""
+        accept = accepted_checks(accept_unchecked)
         topo = self.plan.topology
         done: set[str] = set()
         if resume:
@@ -270,51 +322,87 @@ class Change:
                 raise EgovError.one("--resume", "", "no unfinished apply in the journal", "run without --resume")
             done = {d["device"] for d in last["devices"] if d["status"] in ("ok", "changed")}
         todo = [h for h in hosts if h not in done]
-        cid = self._new_change("apply")
-        out = Outcome(cid, "apply")
-        self.render(todo)
-        # pre-change backup of what is about to change: the rollback point of a failing batch
-        pre, ref = self.backup(todo, label=f"pre-change {cid}") if todo else (None, "")
-        configured = set(done) | {h for h in topo.nodes if h not in hosts}  # outside the limit: as they are
-        for tier, batches in rollout(self.waves(todo), batch, canary):
-            wave_failures = 0
-            for b in batches:
-                now = configured | set(b)
-                hv = {h: self._hostvars(h, expectations(topo, h, now)) for h in b}
-                res = self.run_playbook("apply", cid, b, hv)
-                for h, r in res.items():
-                    r["wave"] = tier
-                out.results.update(res)
-                failed = [h for h in b if res[h]["status"] in ("failed", "unreachable")]
-                wave_failures += len(failed)
-                configured |= {h for h in b if h not in failed}
+        with self._run("apply", accept) as out:
+            cid = out.change_id
+            self.render(todo)
+            # pre-change backup of what is about to change: the rollback point of a failing batch
+            pre, ref = self.backup(todo, label=f"pre-change {cid}") if todo else (Outcome("", "backup"), "")
+            fresh = {h for h, r in pre.results.items() if r["status"] == "ok"}
+            configured = set(done) | {h for h in topo.nodes if h not in hosts}  # outside the limit: as is
+            waves = self.waves(todo)
+            plan = rollout([(t, [h for h in m if h in fresh]) for t, m in waves], batch, canary)
+            for (tier, members), (_, batches) in zip(waves, plan):
+                unsafe = [h for h in members if h not in fresh]
+                for h in unsafe:
+                    out.results[h] = {"status": "failed", "diff": "", "wave": tier,
+                                      "msg": f"not changed: no pre-change backup from this run "
+                                             f"({pre.results[h]['msg'] or pre.results[h]['status']})"}
+                wave_failures = len(unsafe)
                 if wave_failures > failure_budget:
-                    out.stopped = (f"wave {tier}: {wave_failures} failure(s) over the budget of {failure_budget}; "
-                                   "rollout stopped")
-                    changed = [h for h in b if res[h]["status"] == "changed"]
-                    if changed and ref:
-                        out.rolled_back = self._restore(cid, changed, ref)
-                        for h in out.rolled_back:
-                            out.results[h]["status"] = "failed"
-                            out.results[h]["msg"] = "rolled back: its batch failed"
-                    return self._finish(out)
-        return self._finish(out)
+                    out.stopped = self._over_budget(tier, wave_failures, failure_budget)
+                    return out
+                for b in batches:
+                    hv = {h: self._hostvars(h, expectations(topo, h, configured | set(b))) for h in b}
+                    res = self.run_playbook("apply", cid, b, hv, extra={"egov_accept_unchecked": accept})
+                    for r in res.values():
+                        r["wave"] = tier
+                    out.results.update(res)
+                    failed = [h for h in b if res[h]["status"] not in ("ok", "changed")]
+                    wave_failures += len(failed)
+                    configured |= {h for h in b if h not in failed}
+                    if wave_failures > failure_budget:
+                        out.stopped = self._over_budget(tier, wave_failures, failure_budget)
+                        self._roll_back_batch(out, [h for h in b if res[h]["status"] == "changed"], ref)
+                        return out
+        return out
 
-    def _restore(self, cid: str, hosts: list[str], ref: str) -> list[str]:
-        """Put ``hosts`` back to their configs at backup ``ref`` (commit-confirm, no post-checks)."""
+    @staticmethod
+    def _over_budget(tier: str, failures: int, budget: int) -> str:
+        return f"wave {tier}: {failures} failure(s) over the budget of {budget}; rollout stopped"
+
+    def _roll_back_batch(self, out: Outcome, changed: list[str], ref: str) -> None:
+        """Every changed device of a failing batch back to this run's backup; names those left changed."""
+        if not changed:
+            return
+        out.not_rolled_back = self._restore(out.change_id, changed, ref)
+        out.rolled_back = [h for h in changed if h not in out.not_rolled_back]
+        for h in changed:
+            why = out.not_rolled_back.get(h)
+            out.results[h].update(status="failed", msg=f"NOT rolled back after its batch failed: {why}" if why
+                                  else "rolled back: its batch failed")
+        if out.not_rolled_back:
+            out.stopped += f"; could not roll back {', '.join(sorted(out.not_rolled_back))}"
+
+    def _restore(self, cid: str, hosts: list[str], ref: str) -> dict[str, str]:
+        """Put ``hosts`` back to their configs at backup ``ref`` (commit-confirm, no post-checks).
+
+        Restores every device it can; returns those it could not, with why (no backup at ``ref``, or
+        the device failed the restore)."""
         restore = self.state_dir / "restore" / cid
         shutil.rmtree(restore, ignore_errors=True)
         restore.mkdir(parents=True)
-        for h in hosts:
-            (restore / f"{h}.cfg").write_text(self.store.get(h, ref))
-        res = self.run_playbook("rollback", cid, hosts, {h: self._hostvars(h, None) for h in hosts},
-                                extra={"egov_restore_dir": str(restore)})
-        shutil.rmtree(restore, ignore_errors=True)
-        return [h for h, r in res.items() if r["status"] in ("ok", "changed")]
+        failed: dict[str, str] = {}
+        try:
+            for h in hosts:
+                try:
+                    (restore / f"{h}.cfg").write_text(self.store.get(h, ref))
+                except EgovError:
+                    failed[h] = f"no backup of {h} at {ref[:10] or '(none)'}"
+            todo = [h for h in hosts if h not in failed]
+            if todo:
+                res = self.run_playbook("rollback", cid, todo, self._plain_vars(todo),
+                                        extra={"egov_restore_dir": str(restore)})
+                failed.update({h: r["msg"] or r["status"] for h, r in res.items()
+                               if r["status"] not in ("ok", "changed")})
+        finally:
+            shutil.rmtree(restore, ignore_errors=True)
+        return failed
 
     def rollback(self, hosts: list[str], ref: str) -> Outcome:
-        cid = self._new_change("rollback")
-        ok = self._restore(cid, hosts, ref)
-        res = {h: {"status": "changed" if h in ok else "failed", "msg": f"restored {ref[:10]}" if h in ok
-                   else "restore failed", "diff": ""} for h in hosts}
-        return self._finish(Outcome(cid, "rollback", res))
+        with self._run("rollback") as out:
+            failed = self._restore(out.change_id, hosts, ref)
+            for h in hosts:
+                why = failed.get(h)
+                out.results[h] = {"status": "failed" if why else "changed", "diff": "",
+                                  "msg": f"restore failed: {why}" if why else f"restored {ref[:10]}"}
+        return out

@@ -8,7 +8,9 @@ from typing import Annotated, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
+from egov.cli.common import checked_plan, err, out, say
 from egov.errors import EgovError
 
 change_app = typer.Typer(no_args_is_help=True, help="Safe changes: diff, commit-confirm, verify, roll back.")
@@ -16,14 +18,17 @@ change_app = typer.Typer(no_args_is_help=True, help="Safe changes: diff, commit-
 ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help="Profile name or path.")]
 LimitOpt = Annotated[Optional[str], typer.Option("--limit", help="Only these routers (globs, comma separated).")]
 LabOpt = Annotated[bool, typer.Option("--lab", help="Target the running `egov lab` routers.")]
+AcceptOpt = Annotated[Optional[str], typer.Option(
+    "--accept-unchecked", metavar="CHECKS",
+    help="Post-checks (interfaces, isis, bfd, ping; comma separated) to accept as not run where a driver has "
+         "no getter for them; recorded in the journal. Without it such a device fails (not_checked).")]
 
 
 def _setup(profile: str, lab: bool, bar: Progress | None = None, **kw):
     from egov.change.runner import Change, lab_endpoints, network_endpoints
-    from egov.cli.main import _checked_plan
     from egov.render.secrets import load_secrets
 
-    plan = _checked_plan(profile, frozen=False)
+    plan = checked_plan(profile, frozen=False)
     if lab:
         eps, secrets = lab_endpoints(plan)
     else:
@@ -41,37 +46,36 @@ def _setup(profile: str, lab: bool, bar: Progress | None = None, **kw):
 
 
 def _bar() -> Progress:
-    from egov.cli.main import err
-
     return Progress(TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=err, transient=True, disable=not err.is_terminal)
 
 
 def _summary(outcome, title: str) -> None:
-    from egov.cli.main import out
-
-    t = Table(title=f"{title} (change {outcome.change_id})", title_justify="left")
+    t = Table(title=Text(f"{title} (change {outcome.change_id})"), title_justify="left")
     for c in ("device", "wave", "status", "detail"):
         t.add_column(c)
-    colour = {"ok": "green", "changed": "yellow", "failed": "red", "unreachable": "magenta"}
+    colour = {"ok": "green", "changed": "yellow", "failed": "red", "unreachable": "magenta",
+              "not_checked": "red"}
     for host in sorted(outcome.results):
         r = outcome.results[host]
-        t.add_row(host, r.get("wave", ""), f"[{colour[r['status']]}]{r['status']}[/]", r.get("msg", ""))
+        t.add_row(Text(host), Text(r.get("wave", "")), Text(r["status"], style=colour[r["status"]]),
+                  Text(r.get("msg", "")))
     out.print(t)
     c = outcome.count()
-    out.print(" ".join(f"{k}={v}" for k, v in c.items()) + (f"; {outcome.stopped}" if outcome.stopped else ""))
+    counts = " ".join(f"{k}={v}" for k, v in c.items())
+    say(counts + (f"; {outcome.stopped}" if outcome.stopped else ""))
+    if outcome.accepted_unchecked:
+        say(f"accepted as not checked (recorded in the journal): {', '.join(outcome.accepted_unchecked)}")
 
 
 def _show_diffs(outcome) -> int:
-    from egov.cli.main import out
-
     n = 0
     for host in sorted(outcome.results):
         diff = outcome.results[host].get("diff") or ""
         if diff.strip():
             n += 1
-            out.print(f"[bold]--- {host}[/bold]")
-            out.print(diff.rstrip(), markup=False, highlight=False)
+            say(f"--- {host}", style="bold")
+            out.print(diff.rstrip(), soft_wrap=True)
     return n
 
 
@@ -109,9 +113,13 @@ def apply_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
                                                           help="Failures tolerated per wave.")] = 0,
               revert_in: Annotated[int, typer.Option("--revert-in", help="Commit-confirm timer, seconds.")] = 120,
               resume: Annotated[bool, typer.Option("--resume", help="Continue the last unfinished apply.")] = False,
+              accept_unchecked: AcceptOpt = None,
               yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (required without a terminal).")]
               = False) -> None:
     """Apply the plan in waves by tier: canary, batches; commit-confirm, verify, confirm; stop on failure."""
+    from egov.change.runner import accepted_checks
+
+    accept = accepted_checks(accept_unchecked)
     if not yes and not sys.stdin.isatty():  # fail before touching anything
         raise EgovError.one("egov change apply", "--yes", "no terminal to confirm the apply", "pass --yes to proceed")
     with _bar() as bar:
@@ -125,18 +133,25 @@ def apply_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
             bar.stop()
             _confirm(yes, f"apply to {shown.count()['changed']} device(s)")
             bar.start()
-        outcome = ch.apply(hosts, batch=batch, canary=canary, failure_budget=failure_budget, resume=resume)
+        outcome = ch.apply(hosts, batch=batch, canary=canary, failure_budget=failure_budget, resume=resume,
+                           accept_unchecked=accept)
     _summary(outcome, "apply")
     if not outcome.ok:
         raise typer.Exit(1)
 
 
 @change_app.command("verify")
-def verify_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False) -> None:
-    """Post-checks against the plan on every device: interfaces, IS-IS, BFD, loopbacks (IPv4 and IPv6)."""
+def verify_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
+               accept_unchecked: AcceptOpt = None) -> None:
+    """Post-checks against the plan on every device: interfaces, IS-IS, BFD, loopbacks (IPv4 and IPv6).
+
+    A check the driver cannot run is "not checked": the device fails unless --accept-unchecked names it."""
+    from egov.change.runner import accepted_checks
+
+    accept = accepted_checks(accept_unchecked)
     with _bar() as bar:
         ch = _setup(profile, lab, bar)
-        outcome = ch.verify(ch.hosts(limit))
+        outcome = ch.verify(ch.hosts(limit), accept_unchecked=accept)
     _summary(outcome, "verify")
     if not outcome.ok:
         raise typer.Exit(1)
@@ -145,13 +160,12 @@ def verify_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False)
 @change_app.command("backup")
 def backup_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False) -> None:
     """Store the running configs (masked) in the backup git repository, one commit per run."""
-    from egov.cli.main import out
-
     with _bar() as bar:
         ch = _setup(profile, lab, bar)
         outcome, ref = ch.backup(ch.hosts(limit))
     _summary(outcome, "backup")
-    out.print(f"backup store {ch.store.path} at {ref[:12]}")
+    saved = f"at {ref[:12]}" if ref else "nothing saved"
+    say(f"backup store {ch.store.path} {saved}")
     if not outcome.ok:
         raise typer.Exit(1)
 

@@ -6,14 +6,22 @@ One bare lab for the module; tests run in file order and build on each other lik
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from conftest import INVENTORY, dump, egov, load
 from egov.change.journal import Journal
+from egov.lab.host import pid_alive, read_pid
 from egov.topology.validate import build_plan
 
 from .labkit import lab_available, sh
@@ -134,11 +142,18 @@ def test_failures_stop_the_rollout_and_leave_nothing_half_done(bare_lab, state_d
         return d
 
     monkeypatch.setattr(ch, "render", render)
-    if case == "unreachable":
+    if case == "unreachable":  # reachable for the pre-change backup (see below for when it is not), gone after
         from egov.change.runner import Endpoint
 
-        ep = ch.endpoints[victim]
-        ch.endpoints[victim] = Endpoint(ep.address, 1, ep.username, ep.key_file)  # nothing listens there
+        real_backup = ch.backup
+
+        def backup(hosts, label="backup"):
+            done = real_backup(hosts, label)
+            ep = ch.endpoints[victim]
+            ch.endpoints[victim] = Endpoint(ep.address, 1, ep.username, ep.key_file)  # nothing listens there
+            return done
+
+        monkeypatch.setattr(ch, "backup", backup)
     out = ch.apply(list(plan.topology.nodes), batch=5, canary=1)
     assert not out.ok and out.stopped
     status = {h: r["status"] for h, r in out.results.items()}
@@ -221,3 +236,229 @@ def test_no_terminal_needs_yes(bare_lab, env):
     r = egov("change", "apply", "--profile", "lab", "--lab", env=env)
     assert r.returncode == 1
     assert r.stderr.strip() == "egov change apply: --yes: no terminal to confirm the apply; fix: pass --yes to proceed"
+
+
+# --- issue 7, items 10-12: no change without a rollback point, no pass without a check, no unknown action --
+CITY = ["sn-xa-a", "sn-xa-b", "sn-bj-a", "sn-bj-b"]
+
+
+@contextmanager
+def _sshd_down(state, host: str) -> Iterator[None]:
+    """The router's sshd stopped inside its namespace (its forwarder finds nobody), started again after."""
+    from egov.lab.build import start_router_daemons
+
+    pid = read_pid(str(Path(state.routers[host].dir) / "sshd.pid"))
+    assert pid and pid_alive(pid), f"{host}: sshd is not running"
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(pid), f"{host}: sshd did not stop"
+    try:
+        yield
+    finally:
+        start_router_daemons(state, host)
+
+
+def _city_change(state_dir: Path, metric: int):
+    """A real change for the four city routers (a new metric on city links); the province stays as it is."""
+    from egov.change.runner import Change, lab_endpoints
+
+    plan = build_plan("lab")
+    for n in plan.topology.nodes.values():
+        for i in n.interfaces:
+            if i.tier == "city":
+                i.metric = metric
+    eps, secrets = lab_endpoints(plan)
+    return Change(plan, eps, secrets, journal=Journal(state_dir / "journal.sqlite"), revert_in=60,
+                  verify_wait=15)
+
+
+def test_a_device_without_a_fresh_backup_is_never_touched(bare_lab, state_dir, monkeypatch):
+    ch = _city_change(state_dir, 710)
+    victim = "sn-bj-b"
+    real_backup = ch.backup
+
+    def backup(hosts, label="backup"):  # the victim is unreachable for the pre-change backup only
+        with _sshd_down(bare_lab, victim):
+            return real_backup(hosts, label)
+
+    monkeypatch.setattr(ch, "backup", backup)
+    before = {h: _running(bare_lab, h) for h in CITY}
+    # budget 0: the city wave is over its budget before its first batch: nothing is touched
+    out = ch.apply(CITY, batch=5, canary=1, failure_budget=0)
+    assert out.stopped == "wave city: 1 failure(s) over the budget of 0; rollout stopped"
+    assert set(out.results) == {victim}
+    assert out.results[victim]["msg"].startswith(
+        "not changed: no pre-change backup from this run (unreachable: ")
+    assert {h: _running(bare_lab, h) for h in CITY} == before
+    assert ch.journal.change(out.change_id)["result"] == "failed"
+    # budget 1: the others go ahead, the victim is still not touched (it has a backup from an earlier run)
+    assert ch.store.log(victim), "an older backup of the victim exists; it must not count"
+    out = ch.apply(CITY, batch=5, canary=1, failure_budget=1)
+    assert not out.stopped and not out.ok
+    status = {h: r["status"] for h, r in out.results.items()}
+    assert status == {**{h: "changed" for h in CITY}, victim: "failed"}
+    assert _running(bare_lab, victim) == before[victim]
+    assert all(_running(bare_lab, h) != before[h] for h in CITY if h != victim)
+    rec = ch.journal.change(out.change_id)
+    assert rec["result"] == "failed" and rec["finished"]
+    assert {d["device"]: d["error"] for d in rec["devices"]}[victim] == out.results[victim]["msg"]
+    pre = ch.journal.last_change("backup")  # the pre-change backup run records why
+    assert {d["device"]: d["status"] for d in pre["devices"]}[victim] == "unreachable"
+    assert all(ch.journal.pending(h) is None for h in CITY)
+
+
+def test_a_batch_rollback_rolls_back_what_it_can_and_names_the_rest(bare_lab, state_dir, monkeypatch):
+    ch = _city_change(state_dir, 720)
+    failing, stuck = "sn-bj-b", "sn-bj-a"  # batch 2 after the canary: sn-xa-b, sn-bj-a, sn-bj-b
+    real_render, real_run = ch.render, ch.run_playbook
+
+    def render(hosts):  # a line FRR refuses, on one router of the batch
+        d = real_render(hosts)
+        cfg = d / f"{failing}.cfg"
+        cfg.write_text(cfg.read_text().replace(" isis network point-to-point\n",
+                                               " isis network point-to-nowhere\n", 1))
+        return d
+
+    def run_playbook(playbook, cid, hosts, hostvars, extra=None):  # one router down for the rollback only
+        if playbook != "rollback":
+            return real_run(playbook, cid, hosts, hostvars, extra)
+        with _sshd_down(bare_lab, stuck):
+            return real_run(playbook, cid, hosts, hostvars, extra)
+
+    monkeypatch.setattr(ch, "render", render)
+    monkeypatch.setattr(ch, "run_playbook", run_playbook)
+    before = {h: _running(bare_lab, h) for h in CITY}
+    out = ch.apply(CITY, batch=5, canary=1, failure_budget=0)
+    assert out.results[failing]["status"] == "failed"
+    assert out.results[failing]["msg"].startswith("candidate rejected")
+    assert out.rolled_back == ["sn-xa-b"]
+    assert list(out.not_rolled_back) == [stuck] and out.not_rolled_back[stuck].startswith("unreachable: ")
+    assert out.stopped.endswith(f"; could not roll back {stuck}")
+    assert _running(bare_lab, "sn-xa-b") == before["sn-xa-b"]  # rolled back exactly
+    assert _running(bare_lab, failing) == before[failing]
+    assert _running(bare_lab, stuck) != before[stuck]  # left changed, and said so
+    assert out.results["sn-xa-a"]["status"] == "changed"  # the canary's batch passed: it stays
+    rec = ch.journal.change(out.change_id)
+    assert rec["result"] == "failed" and rec["summary"]["not_rolled_back"] == out.not_rolled_back
+    assert rec["summary"]["rolled_back"] == ["sn-xa-b"]
+    errors = {d["device"]: d["error"] for d in rec["devices"]}
+    assert errors[stuck].startswith("NOT rolled back after its batch failed: unreachable: ")
+    assert all(ch.journal.pending(h) is None for h in CITY)
+
+
+# FRR as NAPALM's IOS-XE and Junos drivers see it: no IS-IS or BFD getter. NAPALM's own lookup finds it
+# (custom_napalm.<name> comes before napalm_<name>) when the test puts it on PYTHONPATH.
+GETTERLESS_FRR = '''"""napalm_frr without get_isis_neighbors and get_bfd_peers, as IOS-XE and Junos are."""
+import napalm_frr.frr as frr
+
+
+class FRRWithoutIsisBfd(frr.FRRDriver):
+    def __getattribute__(self, name):
+        if name in ("get_isis_neighbors", "get_bfd_peers"):
+            raise AttributeError(name)
+        return super().__getattribute__(name)
+'''
+
+
+def _frr_driver(extra_env: dict[str, str]) -> str:
+    """The class NAPALM's lookup gives for "frr" in a fresh interpreter with ``extra_env``."""
+    code = "import napalm; print(napalm.get_network_driver('frr').__name__)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**os.environ, **extra_env}, timeout=60)
+    return r.stdout.strip() or r.stderr
+
+
+@pytest.fixture
+def getterless(tmp_path, env):
+    """The CLI's environment with the getter-less driver on PYTHONPATH (it reaches the Ansible module)."""
+    pkg = tmp_path / "drivers" / "custom_napalm"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "frr.py").write_text(GETTERLESS_FRR)
+    with_path = {**env, "PYTHONPATH": str(tmp_path / "drivers")}
+    assert _frr_driver({}) == "FRRDriver"
+    assert _frr_driver(with_path) == "FRRWithoutIsisBfd"
+    return with_path
+
+
+def test_verify_reports_what_the_driver_cannot_check(bare_lab, env, getterless, state_dir):
+    journal = Journal(state_dir / "journal.sqlite")
+    hosts = ["sn-xa-a", "sn-bj-a"]
+    r = egov("change", "verify", "--profile", "lab", "--lab", "--limit", ",".join(hosts), env=getterless)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "ok=0 changed=0 failed=0 unreachable=0 not_checked=2" in r.stdout
+    rec = journal.last_change("verify")
+    assert rec["result"] == "failed" and {d["device"]: d["status"] for d in rec["devices"]} == dict.fromkeys(
+        hosts, "not_checked")
+    assert all(d["error"].startswith("not checked: isis, bfd (the driver has no getter); accept with "
+                                     "--accept-unchecked isis,bfd") for d in rec["devices"])
+    assert rec["summary"]["unchecked"] == dict.fromkeys(hosts, ["isis", "bfd"])
+    # accepting one of the two is not enough
+    r = egov("change", "verify", "--profile", "lab", "--lab", "--limit", ",".join(hosts),
+             "--accept-unchecked", "isis", env=getterless)
+    assert r.returncode == 1 and "not_checked=2" in r.stdout, r.stdout + r.stderr
+    assert all(d["error"].startswith("not checked: bfd ") for d in journal.last_change("verify")["devices"])
+    # accepted explicitly: passes, and the journal records the acceptance
+    r = egov("change", "verify", "--profile", "lab", "--lab", "--limit", ",".join(hosts),
+             "--accept-unchecked", "isis,bfd", env=getterless)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "ok=2 " in r.stdout and "accepted as not checked (recorded in the journal): isis, bfd" in r.stdout
+    rec = journal.last_change("verify")
+    assert rec["result"] == "ok" and rec["summary"]["accepted_unchecked"] == ["isis", "bfd"]
+    assert rec["summary"]["unchecked"] == dict.fromkeys(hosts, ["isis", "bfd"])
+    # the real driver checks everything: nothing to accept
+    r = egov("change", "verify", "--profile", "lab", "--lab", "--limit", ",".join(hosts), env=env)
+    assert r.returncode == 0 and "ok=2 " in r.stdout, r.stdout + r.stderr
+    assert "unchecked" not in journal.last_change("verify")["summary"]
+
+
+def test_apply_rolls_back_what_its_post_check_cannot_check(bare_lab, env, getterless, state_dir, tmp_path):
+    data = load(INVENTORY / "lab.yaml")
+    data["tiers"]["township"]["metric"] = 610
+    prof = tmp_path / "lab.yaml"
+    dump(prof, data)
+    shutil.copy(INVENTORY / "lab.lock.json", tmp_path / "lab.lock.json")
+    host = "sn-xa-yt-t001"
+    journal = Journal(state_dir / "journal.sqlite")
+    before = _running(bare_lab, host)
+    r = egov("change", "apply", "--profile", str(prof), "--lab", "--limit", host, "--yes", env=getterless)
+    assert r.returncode == 1 and "failed=1" in r.stdout, r.stdout + r.stderr
+    dev = journal.last_change("apply")["devices"]
+    assert [(d["device"], d["status"]) for d in dev] == [(host, "failed")]
+    assert dev[0]["error"].startswith("post-check failed, rolled back: not checked: isis, bfd")
+    assert _running(bare_lab, host) == before and journal.pending(host) is None
+    r = egov("change", "apply", "--profile", str(prof), "--lab", "--limit", host, "--yes",
+             "--accept-unchecked", "bfd,isis", env=getterless)
+    assert r.returncode == 0 and "changed=1" in r.stdout, r.stdout + r.stderr
+    rec = journal.last_change("apply")
+    assert rec["result"] == "ok" and rec["summary"]["accepted_unchecked"] == ["bfd", "isis"]
+    assert rec["summary"]["unchecked"] == {host: ["isis", "bfd"]}
+    assert " isis metric 610" in _running(bare_lab, host) and journal.pending(host) is None
+
+
+def test_an_unknown_action_never_reaches_the_router(bare_lab, state_dir):
+    from egov.change.device import Target, run_action
+    from egov.change.runner import lab_endpoints
+    from egov.render.engine import Renderer
+
+    host = "sn-dfgw"
+    plan = build_plan("lab")
+    _, secrets = lab_endpoints(plan)
+    config = Renderer(plan, secrets).render_node(plan.topology.nodes[host])[f"{host}.cfg"]
+    config = config.replace("interface eth1\n", "interface eth1\n description must-not-land\n", 1)
+    assert "must-not-land" in config
+    rs = bare_lab.routers[host]
+    t = Target(host=host, driver="frr", address="127.0.0.1", port=rs.ssh_port, username="netops-sh",
+               key_file=str(bare_lab.ssh_key))
+    before = _running(bare_lab, host)
+    journal = str(state_dir / "journal.sqlite")
+    for action in ("comit", "APPLY", "apply "):
+        with pytest.raises(ValueError, match=f"^unknown device action {action!r}; use one of "):
+            run_action(action, t, config=config, journal=journal, revert_in=60)
+    assert _running(bare_lab, host) == before
+    assert Journal(journal).pending(host) is None
+    # the known action on the same input does commit: the refusal above is the guard, not a broken target
+    res = run_action("plan", t, config=config, journal=journal)
+    assert res["status"] == "changed" and "must-not-land" in res["diff"]

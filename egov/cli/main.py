@@ -36,9 +36,11 @@ app.add_typer(inv_app, name="inventory")
 def _add_lab() -> None:
     from egov.cli.change import change_app
     from egov.cli.lab import lab_app
+    from egov.cli.measure import exporter_app
 
     app.add_typer(lab_app, name="lab")
     app.add_typer(change_app, name="change")
+    app.add_typer(exporter_app, name="exporter")
 
 # shared pieces live in egov.cli.common; these names stay importable from here for older callers
 _fail = fail

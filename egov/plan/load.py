@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from egov.errors import EgovError, Problem
+from egov.paths import project_root as project_root  # re-exported for older imports
 from egov.plan.schema import Profile
 
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -43,17 +44,6 @@ def _construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict[Any, 
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def project_root() -> Path:
-    """The folder holding inventory/ and templates/: $EGOV_HOME, the cwd, or the source checkout."""
-    env = os.environ.get("EGOV_HOME")
-    if env:
-        return Path(env)
-    cwd = Path.cwd()
-    if (cwd / "inventory").is_dir() and (cwd / "templates").is_dir():
-        return cwd
-    return Path(__file__).resolve().parents[2]
 
 
 def resolve_profile(ref: str) -> Path:

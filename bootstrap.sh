@@ -13,6 +13,7 @@ APT_PACKAGES=(
   openssh-server                 # per-router management SSH
   iproute2 nftables iperf3 socat netcat-openbsd iputils-ping fping
   git                            # the versioned backup store of running configs
+  chromium                       # tests open the offline SLA report (headless screenshot)
 )
 
 missing=()

@@ -37,10 +37,14 @@ def _add_lab() -> None:
     from egov.cli.change import change_app
     from egov.cli.lab import lab_app
     from egov.cli.measure import exporter_app
+    from egov.cli.sla import faults_app, maintenance_app, sla_app
 
     app.add_typer(lab_app, name="lab")
     app.add_typer(change_app, name="change")
     app.add_typer(exporter_app, name="exporter")
+    app.add_typer(sla_app, name="sla")
+    app.add_typer(faults_app, name="faults")
+    app.add_typer(maintenance_app, name="maintenance")
 
 # shared pieces live in egov.cli.common; these names stay importable from here for older callers
 _fail = fail

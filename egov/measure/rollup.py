@@ -141,15 +141,33 @@ class Percentile:
     q: float
     value: float          # share of speed; upper edge of its 0.1 % bin
     samples: int          # 5-minute buckets with a known utilisation
-    max: float
-    avg: float
+    max: float | None     # None where the source does not say (Prometheus)
+    avg: float | None
     speed_bps: int
     days: int             # daily rows read
     approximate: bool     # a period edge fell inside a day whose 5-minute rows were pruned
 
 
+def _zone(tz: str, where: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise EgovError.one(where, "tz", f"unknown time zone {tz!r} ({exc.__class__.__name__})",
+                            "use an IANA name such as Asia/Shanghai or UTC") from None
+
+
+def _signed(v: int) -> int:
+    """SQLite integers are signed 64-bit: store a 64-bit counter as its two's complement."""
+    v %= WRAP
+    return v - WRAP if v >= WRAP // 2 else v
+
+
+def _unsigned(v: int) -> int:
+    return v + WRAP if v < 0 else v
+
+
 def bin_of(util: float) -> int:
-    return min(BINS, max(0, int(math.floor(util * BINS + 1e-9))))
+    return min(BINS, max(0, math.floor(util * BINS + 1e-9)))
 
 
 def quantile(hist: Mapping[int, int], q: float, top: float) -> tuple[float, int]:
@@ -169,18 +187,22 @@ def quantile(hist: Mapping[int, int], q: float, top: float) -> tuple[float, int]
 class Rollups:
     """The rollup store of one state directory, shared by all profiles (rows keyed by profile)."""
 
-    def __init__(self, path: Path, *, tz: str = "UTC", retention_days: float = 35.0, max_gap_s: float = 3600.0):
-        try:
-            self.tz = ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise EgovError.one(str(path), "tz", f"unknown time zone {tz!r} ({exc.__class__.__name__})",
-                                "use an IANA name such as Asia/Shanghai or UTC") from None
+    def __init__(self, path: Path, *, tz: str | None = None, retention_days: float = 35.0,
+                 max_gap_s: float = 3600.0):
+        """``tz``: the profile's time zone (``services.timezone``), which draws the daily rows' days.
+
+        None takes the zone a profile's rows already use (UTC for a new profile); a zone other than
+        the one already in use is refused, since days cut at two different midnights do not add up.
+        """
+        if tz is not None:
+            _zone(tz, str(path))
         self.tz_name = tz
         self.path = path
+        self._tz_of: dict[str, str] = {}
         self.retention_s = retention_days * 86400
         self.max_gap_s = max_gap_s
         self._last_prune = 0.0
-        self._day_cache: dict[dt.date, tuple[int, str]] = {}
+        self._day_cache: dict[tuple[str, dt.date], tuple[int, str]] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -207,23 +229,39 @@ class Rollups:
         self.db.execute("COMMIT")
 
     # --- days in the profile's time zone -------------------------------------------------------------
-    def _day(self, t: float) -> tuple[int, str]:
-        """(local midnight as Unix time, YYYY-MM-DD) of the day holding ``t``."""
-        d = dt.datetime.fromtimestamp(t, self.tz).date()
-        hit = self._day_cache.get(d)
+    def _day(self, t: float, tz: str) -> tuple[int, str]:
+        """(local midnight as Unix time, YYYY-MM-DD) of the day holding ``t`` in ``tz``."""
+        zone = _zone(tz, str(self.path))
+        d = dt.datetime.fromtimestamp(t, zone).date()
+        hit = self._day_cache.get((tz, d))
         if hit is None:
-            start = dt.datetime(d.year, d.month, d.day, tzinfo=self.tz).timestamp()
-            hit = self._day_cache[d] = (int(start), d.isoformat())
+            start = dt.datetime(d.year, d.month, d.day, tzinfo=zone).timestamp()
+            hit = self._day_cache[(tz, d)] = (int(start), d.isoformat())
         return hit
 
-    def _check_tz(self, c: sqlite3.Connection, profile: str) -> None:
+    def tz_of(self, profile: str) -> str:
+        """The time zone whose days a profile's daily rows are (UTC when it has none yet)."""
+        tz = self._tz_of.get(profile)
+        if tz is None:
+            row = self.db.execute("SELECT tz FROM profile_tz WHERE profile = ?", (profile,)).fetchone()
+            if row is None:
+                return self.tz_name or "UTC"
+            tz = self._tz_of[profile] = row[0]
+        return tz
+
+    def _check_tz(self, c: sqlite3.Connection, profile: str) -> str:
         row = c.execute("SELECT tz FROM profile_tz WHERE profile = ?", (profile,)).fetchone()
         if row is None:
-            c.execute("INSERT INTO profile_tz (profile, tz) VALUES (?, ?)", (profile, self.tz_name))
-        elif row[0] != self.tz_name:
+            tz = self.tz_name or "UTC"
+            c.execute("INSERT INTO profile_tz (profile, tz) VALUES (?, ?)", (profile, tz))
+        elif self.tz_name is not None and row[0] != self.tz_name:
             raise EgovError.one(str(self.path), f"profile_tz.{profile}",
                                 f"daily rollups of this profile are days in {row[0]}, not {self.tz_name}",
                                 "keep services.timezone as it was, or start a new EGOV_STATE_DIR")
+        else:
+            tz = row[0]
+        self._tz_of[profile] = tz
+        return tz
 
     # --- writing ------------------------------------------------------------------------------------
     def record(self, profile: str, polls: Iterable[Poll], *,
@@ -248,7 +286,7 @@ class Rollups:
             return 0
         added = 0
         with self._tx() as c:
-            self._check_tz(c, profile)
+            tz = self._check_tz(c, profile)
             routers = sorted({r[0] for r in readings})
             prev: dict[tuple[str, str], tuple[float, int, int, int, float | None]] = {}
             for i in range(0, len(routers), 500):
@@ -256,13 +294,13 @@ class Rollups:
                 q = ("SELECT router, interface, at, in_octets, out_octets, speed_bps, booted FROM last_sample "
                      f"WHERE profile = ? AND router IN ({','.join('?' * len(chunk))})")
                 for r in c.execute(q, (profile, *chunk)):
-                    prev[(r[0], r[1])] = (r[2], r[3], r[4], r[5], r[6])
+                    prev[(r[0], r[1])] = (r[2], _unsigned(r[3]), _unsigned(r[4]), r[5], r[6])
             for router, name, at, i_o, o_o, speed, booted in readings:
                 last = prev.get((router, name))
                 if last is not None and at <= last[0]:
                     continue  # a repeated or out-of-order reading: nothing new
                 c.execute("INSERT OR REPLACE INTO last_sample VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                          (profile, router, name, at, i_o, o_o, speed, booted))
+                          (profile, router, name, at, _signed(i_o), _signed(o_o), speed, booted))
                 if last is None:
                     continue
                 span = self._span(last, at, i_o, o_o, speed, booted)
@@ -271,9 +309,10 @@ class Rollups:
                 t0, d_in, d_out = span
                 self._spread(c, profile, router, name, t0, at, d_in * 8.0, d_out * 8.0, speed or last[3])
                 added += 1
-                self._fold(c, profile, router, name, at)
-        if time.time() - self._last_prune > 3600:
-            self.prune()
+                self._fold(c, profile, router, name, at, tz)
+        newest = max(r[2] for r in readings)
+        if newest - self._last_prune > 3600:  # the data's own clock: replayed history prunes like live polls
+            self.prune(newest)
         return added
 
     def _span(self, last: tuple[float, int, int, int, float | None], at: float, i_o: int, o_o: int, speed: int,
@@ -316,19 +355,19 @@ class Rollups:
             "in_bits = in_bits + excluded.in_bits, out_bits = out_bits + excluded.out_bits, "
             "covered = covered + excluded.covered, speed_bps = excluded.speed_bps", rows)
 
-    def _fold(self, c: sqlite3.Connection, profile: str, router: str, name: str, until: float) -> None:
+    def _fold(self, c: sqlite3.Connection, profile: str, router: str, name: str, until: float, tz: str) -> None:
         """Add every bucket that ended by ``until`` to its day's histogram, once."""
         rows = c.execute("SELECT bucket, in_bits, out_bits, covered, speed_bps FROM rate5m WHERE profile = ? AND "
                          "router = ? AND interface = ? AND folded = 0 AND bucket + ? <= ? ORDER BY bucket",
                          (profile, router, name, BUCKET_S, until)).fetchall()
         for bucket, in_bits, out_bits, covered, speed in rows:
             self._add_to_day(c, profile, router, name, Rate(bucket, in_bits / covered, out_bits / covered, covered,
-                                                            speed))
+                                                            speed), tz)
             c.execute("UPDATE rate5m SET folded = 1 WHERE profile = ? AND router = ? AND interface = ? AND "
                       "bucket = ?", (profile, router, name, bucket))
 
-    def _add_to_day(self, c: sqlite3.Connection, profile: str, router: str, name: str, r: Rate) -> None:
-        day_start, day = self._day(r.bucket)
+    def _add_to_day(self, c: sqlite3.Connection, profile: str, router: str, name: str, r: Rate, tz: str) -> None:
+        day_start, day = self._day(r.bucket, tz)
         row = c.execute("SELECT n, n_util, hist, util_sum, util_max, in_max_bps, out_max_bps, in_bits, out_bits, "
                         "covered FROM daily WHERE profile = ? AND router = ? AND interface = ? AND day_start = ?",
                         (profile, router, name, day_start)).fetchone()
@@ -351,19 +390,20 @@ class Rollups:
         """Fold the buckets no reading can extend any more (interfaces no longer polled)."""
         now = time.time() if now is None else now
         n = 0
+        tz = self.tz_of(profile)
         with self._tx() as c:
             stale = c.execute("SELECT router, interface, at FROM last_sample WHERE profile = ? AND at + ? < ?",
                               (profile, self.max_gap_s, now)).fetchall()
             for router, name, at in stale:
                 before = c.total_changes
-                self._fold(c, profile, router, name, at + BUCKET_S)
+                self._fold(c, profile, router, name, at + BUCKET_S, tz)
                 n += c.total_changes - before > 0
         return n
 
     def prune(self, now: float | None = None) -> int:
         """Drop 5-minute rows older than the retention (folded ones; stale open ones are folded first)."""
         now = time.time() if now is None else now
-        self._last_prune = time.time()
+        self._last_prune = now
         cutoff = now - self.retention_s
         profiles = [r[0] for r in self.db.execute("SELECT profile FROM profile_tz")]
         for p in profiles:
@@ -382,7 +422,7 @@ class Rollups:
 
     def days(self, profile: str, router: str, interface: str, start: float, end: float) -> list[Day]:
         """Daily rows of days that overlap [start, end)."""
-        first = self._day(start)[0]
+        first = self._day(start, self.tz_of(profile))[0]
         rows = self.db.execute("SELECT day, day_start, n_util, hist, util_sum, util_max, in_max_bps, out_max_bps, "
                                "in_bits, out_bits, speed_bps FROM daily WHERE profile = ? AND router = ? AND "
                                "interface = ? AND day_start >= ? AND day_start < ? ORDER BY day_start",
@@ -409,8 +449,9 @@ class Rollups:
         speed = 0
         approximate = False
         days = self.days(profile, router, interface, start, end)
+        tz = self.tz_of(profile)
         for d in days:
-            nxt = self._day(d.day_start + 86400 + 7200)[0]  # the next local midnight (DST-safe)
+            nxt = self._day(d.day_start + 86400 + 7200, tz)[0]  # the next local midnight (DST-safe)
             if d.day_start >= start and nxt <= end:
                 for b, k in d.hist.items():
                     hist[b] = hist.get(b, 0) + k

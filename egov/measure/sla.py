@@ -81,10 +81,10 @@ class Period:
         return dt.datetime.fromtimestamp(t, ZoneInfo(self.tz)).isoformat()
 
 
-def parse_time(text: str, tz: str, where: str) -> float:
-    """ISO 8601 with an offset (or Z); a bare date is midnight in ``tz``. Naive times are refused."""
+def parse_time(text: str, tz: str, where: str, *, dates: bool = True) -> float:
+    """ISO 8601 with an offset (or Z); a bare date is midnight in ``tz`` when ``dates``. Naive times are refused."""
     s = text.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
+    if dates and re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
         d = dt.date.fromisoformat(s)
         return dt.datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(tz)).timestamp()
     try:
@@ -232,7 +232,7 @@ def availability(net: Network, o: Outages) -> dict[str, Any]:
                for r, v in sorted(o.routers.items())}
     tiers: dict[str, list[float]] = {}
     cities: dict[str, list[float]] = {}
-    for r, e in routers.items():
+    for e in routers.values():
         tiers.setdefault(e["tier"], []).append(e["availability"])
         cities.setdefault(e["city"], []).append(e["availability"])
     services = {s: {**_entry(v, seconds), "router": net.services[s][0], "cloud": net.services[s][1]}

@@ -381,7 +381,7 @@ def faults_import(
     store = _store()
     try:
         known = {f.source for f in store.faults(prof.name) if f.source}
-        open_now = {(f.kind, f.target) for f in store.open_faults(prof.name)}
+        open_now: set[tuple[str, str]] = {(f.kind, f.target) for f in store.open_faults(prof.name)}
         rows, problems = parse_faults_csv(file, text, net, time.time(), open_now, known)
         if problems:
             fail(problems)

@@ -223,8 +223,8 @@ def to_html(report: dict[str, Any]) -> str:
         items.append(("network", av["network"]["availability"]))
     items += [(f"tier {k}", v["availability"]) for k, v in av["tiers"].items()]
     items += [(f"city {k}", v["availability"]) for k, v in av["cities"].items()]
-    items = [(k, v) for k, v in items if v is not None]
-    s.append(availability_chart(items, uptime_target, "Availability (services, tiers, cities) against the "
+    plotted = [(k, v) for k, v in items if v is not None]
+    s.append(availability_chart(plotted, uptime_target, "Availability (services, tiers, cities) against the "
                                 "platform uptime target"))
     s.append(_table(["what", "availability", "outage", "outages"], [
         [_e(k), _pct(v["availability"]), _hours(v.get("outage_s") or 0), _n(v.get("outages"))]

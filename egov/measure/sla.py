@@ -162,31 +162,32 @@ def outages(net: Network, faults: Iterable[Fault], windows: Iterable[Window], st
     windows = list(windows)
     own: dict[str, list[tuple[float, float, str]]] = {"router": [], "link": [], "service": []}
     unknown: set[str] = set()
-    known = {"router": net.routers, "link": net.links, "service": net.services}
+    known: dict[str, Mapping[str, object]] = {"router": net.routers, "link": net.links, "service": net.services}
     for f in faults:
         if f.kind not in OUTAGE_KINDS or is_planned(f, windows):
             continue
         if f.target not in known[f.kind]:
             unknown.add(f"{f.kind}:{f.target}")
             continue
-        a, b = max(f.start, start), min(fault_end(f, now), until)
-        if b > a:
-            own[f.kind].append((a, b, f.target))
-    routers: dict[str, list[Interval]] = {r: [] for r in net.routers}
-    router_faults: dict[str, list[Interval]] = {r: [] for r in net.routers}
-    for a, b, t in own["router"]:
-        router_faults[t].append((a, b))
+        lo, hi = max(f.start, start), min(fault_end(f, now), until)
+        if hi > lo:
+            own[f.kind].append((lo, hi, f.target))
+    by_target: dict[str, dict[str, list[Interval]]] = {k: {} for k in OUTAGE_KINDS}
+    for kind, rows in own.items():
+        for lo, hi, target in rows:
+            by_target[kind].setdefault(target, []).append((lo, hi))
     # sweep: between consecutive boundaries the set of down routers and links is constant
     events: dict[float, list[tuple[int, str, str]]] = {}
     for kind in ("router", "link"):
-        for a, b, t in own[kind]:
-            events.setdefault(a, []).append((1, kind, t))
-            events.setdefault(b, []).append((-1, kind, t))
+        for lo, hi, target in own[kind]:
+            events.setdefault(lo, []).append((1, kind, target))
+            events.setdefault(hi, []).append((-1, kind, target))
     down: dict[str, dict[str, int]] = {"router": {}, "link": {}}
     cache: dict[tuple[frozenset[str], frozenset[str]], list[str]] = {}
+    out: dict[str, list[Interval]] = {r: [] for r in net.routers}
     times = sorted(events)
-    for i, t in enumerate(times[:-1]):
-        for step, kind, target in events[t]:
+    for i, at in enumerate(times[:-1]):
+        for step, kind, target in events[at]:
             n = down[kind].get(target, 0) + step
             if n:
                 down[kind][target] = n
@@ -200,16 +201,13 @@ def outages(net: Network, faults: Iterable[Fault], windows: Iterable[Window], st
             cut = cache[key] = net.impact(set(key[0]), set(key[1]))["cut_off"]
         nxt = times[i + 1]
         for r in (*key[0], *cut):
-            routers[r].append((t, nxt))
-    routers = {r: merge(v) for r, v in routers.items()}
-    links: dict[str, list[Interval]] = {}
-    for key, link in net.links.items():
-        mine = [(a, b) for a, b, t in own["link"] if t == key]
-        links[key] = merge(mine + router_faults[link.a] + router_faults[link.b])
-    services: dict[str, list[Interval]] = {}
-    for name, (router, _cloud) in net.services.items():
-        mine = [(a, b) for a, b, t in own["service"] if t == name]
-        services[name] = merge(mine + routers.get(router, []))
+            out[r].append((at, nxt))
+    routers = {r: merge(v) for r, v in out.items()}
+    rf = by_target["router"]
+    links = {key: merge(by_target["link"].get(key, []) + rf.get(link.a, []) + rf.get(link.b, []))
+             for key, link in net.links.items()}
+    services = {name: merge(by_target["service"].get(name, []) + routers.get(router, []))
+                for name, (router, _cloud) in net.services.items()}
     return Outages(start, until, routers, links, services, sorted(unknown))
 
 

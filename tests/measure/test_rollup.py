@@ -21,7 +21,7 @@ DAY0 = t("2024-03-10T00:00:00+00:00")
 
 def poll(at: float, in_o: int, out_o: int, *, booted: float, router: str = "r1", ifname: str = "eth1",
          speed: int = SPEED) -> Poll:
-    return Poll(router, at, True, 0.01, uptime_ticks=int(round((at - booted) * 100)),
+    return Poll(router, at, True, 0.01, uptime_ticks=round((at - booted) * 100),
                 interfaces={ifname: IfState(1, ifname, True, True, in_octets=in_o, out_octets=out_o,
                                             speed_bps=speed)})
 

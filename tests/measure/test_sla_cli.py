@@ -99,8 +99,8 @@ def test_each_bad_row_gets_its_one_line_and_nothing_is_imported(tmp_path, lab_ya
     f = write(tmp_path, [HEADER, GOOD[0], BAD_ROWS[3][0], GOOD[1]], "one.csv")
     r = egov("faults", "import", str(f), "--profile", str(lab_yaml), env=env)
     assert r.returncode == 1 and r.stderr.splitlines() == [
-        f"{f}:3: start: '2024-03-01T10:00:00' has no UTC offset, so it names no single instant; fix: add one, e.g. "
-        "2024-03-01T10:00:00+08:00 or 2024-03-01T10:00:00Z", "1 problem found; nothing written."]
+        (f"{f}:3: start: '2024-03-01T10:00:00' has no UTC offset, so it names no single instant; fix: add one, e.g. "
+        "2024-03-01T10:00:00+08:00 or 2024-03-01T10:00:00Z"), "1 problem found; nothing written."]
     assert faults_json(lab_yaml, env) == []
 
 

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 INVENTORY = ROOT / "inventory"
 
 
-def egov(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def egov(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None,
+         timeout: float = 900) -> subprocess.CompletedProcess[str]:
     """Run ``egov`` exactly as the console script does."""
     import os
 
@@ -22,7 +23,7 @@ def egov(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> sub
     full_env.update(env or {})
     full_env.setdefault("EGOV_HOME", str(ROOT))
     return subprocess.run([sys.executable, "-m", "egov.cli.main", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture

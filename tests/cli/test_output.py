@@ -6,12 +6,11 @@ from conftest import dump, egov, load
 
 
 def test_line_100_is_printed_as_is_not_as_an_emoji(lab_yaml):
-    text = lab_yaml.read_text()
-    body = [line for line in text.splitlines() if not line.startswith("#")]
-    pad = 99 - len(body)
-    assert pad >= 0
-    lab_yaml.write_text("\n".join(["# padding"] * pad + body) + "\nbomb2: 1\n")
-    assert lab_yaml.read_text().splitlines()[99] == "bomb2: 1"  # line 100
+    import yaml
+
+    body = yaml.safe_dump(load(lab_yaml), default_flow_style=True, width=100000).strip()  # {...} on one line
+    lab_yaml.write_text("\n".join(["# padding"] * 98 + [body[:-1] + ","]) + "\n  bomb2: 1}\n")
+    assert lab_yaml.read_text().splitlines()[99] == "  bomb2: 1}"  # line 100
     r = egov("plan", "validate", "--profile", str(lab_yaml))
     assert r.returncode == 1
     assert f"{lab_yaml}:100: bomb2: unknown field; fix:" in r.stderr

@@ -185,7 +185,7 @@ def figures(prom: Prom, net: Network, start: float, until: float, target_s: floa
             if util_v is not None:
                 util[(m.get("router", ""), m.get("interface", ""))] = Percentile(
                     m.get("router", ""), m.get("interface", ""), 0.95, util_v, int(seconds // 300), None, None, 0,
-                    0, False)
+                    0, False, 0.0)
         for m, v in ask("bandwidth_speed_bps",
                         f"max by (router, interface) (max_over_time(egov_interface_speed_bps{{{flt}}}[{rng}]))"):
             speeds[(m.get("router", ""), m.get("interface", ""))] = v
@@ -194,7 +194,7 @@ def figures(prom: Prom, net: Network, start: float, until: float, target_s: floa
         speed = speeds.get(k)
         if speed and speed > 0:
             source[k] = Percentile(p.router, p.interface, 0.95, p.value / speed, p.samples, None, None, int(speed),
-                                   0, False)
+                                   0, False, 0.0)
     return availability, handling, PromUtil(source), queries, notes
 
 

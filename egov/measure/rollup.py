@@ -10,12 +10,17 @@ sample a minute is 6 billion rows), so nothing raw is kept:
   covered. A reading spanning several buckets is spread evenly over them (the counters say how many
   bytes, not when). Kept ``retention_days`` (35 by default), for recent detail and period edges.
 - ``daily``: per interface and local day (the profile's time zone), a histogram of the day's
-  5-minute utilisations in 0.1 % bins, plus max, sum and totals. Histograms add, so the 95th
+  5-minute utilisations in 1 % bins, plus max, sum and totals. Histograms add, so the 95th
   percentile of any run of days is read from daily rows alone: 365 rows per interface for a year.
+  A histogram is stored as 101 32-bit counts packed into one integer (zlib-compressed, about 60
+  bytes), so merging a year of them is 365 integer additions done in C, not 36,000 dict updates:
+  a province's 3,900 uplinks are read for a yearly report in seconds.
 
 Utilisation of a 5-minute bucket is max(in, out) / ifHighSpeed: links are full duplex and the busier
-direction is the one that runs out. A percentile is reported as the upper edge of its 0.1 % bin, so
-it is never understated and at most 0.1 percentage point high.
+direction is the one that runs out. A percentile is reported as the upper edge of its 1 % bin, so
+it is never understated and at most 1 percentage point high; a threshold test against it ("the
+95th percentile stays under 80 %") is exact for whole-percent thresholds: upper edge <= 80 % means
+every value in the bin is under 80 % (``Percentile.under``).
 
 Counter rules (64-bit ifHC counters): an increase is traffic. A decrease after the agent restarted
 (its boot time is after the previous reading) is a reset: the new value is what was counted since
@@ -30,10 +35,10 @@ Gaps longer than ``max_gap_s`` (1 h by default) are not spread: the interval is 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import sqlite3
 import time
+import zlib
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,8 +49,10 @@ from egov.errors import EgovError
 from egov.measure.model import Poll
 
 BUCKET_S = 300
-#: histogram bins: bin i holds utilisations in [i/1000, (i+1)/1000); bin BINS holds 100 % and above
-BINS = 1000
+#: histogram bins: bin i holds utilisations in [i/100, (i+1)/100); bin BINS holds 100 % and above
+BINS = 100
+_FIELD = 32  # bits per bin count in a packed histogram (a year of 5-minute samples is < 2^17)
+_MASK = (1 << _FIELD) - 1
 WRAP = 2**64
 SCHEMA_VERSION = 1
 
@@ -86,7 +93,7 @@ CREATE TABLE IF NOT EXISTS daily (
     day TEXT NOT NULL,
     n INTEGER NOT NULL,
     n_util INTEGER NOT NULL,
-    hist TEXT NOT NULL,
+    hist BLOB NOT NULL,
     util_sum REAL NOT NULL,
     util_max REAL,
     in_max_bps REAL NOT NULL,
@@ -139,13 +146,20 @@ class Percentile:
     router: str
     interface: str
     q: float
-    value: float          # share of speed; upper edge of its 0.1 % bin
+    value: float          # share of speed; the upper edge of its bin when bin_width > 0
     samples: int          # 5-minute buckets with a known utilisation
     max: float | None     # None where the source does not say (Prometheus)
     avg: float | None
     speed_bps: int
     days: int             # daily rows read
     approximate: bool     # a period edge fell inside a day whose 5-minute rows were pruned
+    bin_width: float = 1.0 / BINS  # 0 when ``value`` is an estimate, not a bin edge (Prometheus)
+
+    def under(self, threshold: float) -> bool:
+        """The quantile is below ``threshold``: exact at bin edges, conservative inside a bin."""
+        if self.bin_width > 0:
+            return self.value <= threshold + 1e-12
+        return self.value < threshold
 
 
 def _zone(tz: str, where: str) -> ZoneInfo:
@@ -168,6 +182,20 @@ def _unsigned(v: int) -> int:
 
 def bin_of(util: float) -> int:
     return min(BINS, max(0, math.floor(util * BINS + 1e-9)))
+
+
+def pack(hist: Mapping[int, int]) -> bytes:
+    """A histogram as stored: counts packed into one integer, little-endian, compressed."""
+    v = sum(n << (_FIELD * b) for b, n in hist.items())
+    return zlib.compress(v.to_bytes((BINS + 1) * _FIELD // 8, "little"))
+
+
+def packed(blob: bytes) -> int:
+    return int.from_bytes(zlib.decompress(blob), "little")
+
+
+def unpack(v: int) -> dict[int, int]:
+    return {b: n for b in range(BINS + 1) if (n := (v >> (_FIELD * b)) & _MASK)}
 
 
 def quantile(hist: Mapping[int, int], q: float, top: float) -> tuple[float, int]:
@@ -372,17 +400,17 @@ class Rollups:
                         "covered FROM daily WHERE profile = ? AND router = ? AND interface = ? AND day_start = ?",
                         (profile, router, name, day_start)).fetchone()
         n, n_util, hist, u_sum, u_max, in_max, out_max, in_b, out_b, cov = (
-            row if row else (0, 0, "{}", 0.0, None, 0.0, 0.0, 0.0, 0.0, 0.0))
-        h: dict[str, int] = json.loads(hist)
+            row if row else (0, 0, None, 0.0, None, 0.0, 0.0, 0.0, 0.0, 0.0))
+        h = packed(hist) if hist else 0
         u = r.util
         if u is not None:
-            key = str(bin_of(u))
-            h[key] = h.get(key, 0) + 1
+            h += 1 << (_FIELD * bin_of(u))
             n_util += 1
             u_sum += u
             u_max = u if u_max is None else max(u_max, u)
         c.execute("INSERT OR REPLACE INTO daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                  (profile, router, name, day_start, day, n + 1, n_util, json.dumps(h, sort_keys=True), u_sum, u_max,
+                  (profile, router, name, day_start, day, n + 1, n_util,
+                   zlib.compress(h.to_bytes((BINS + 1) * _FIELD // 8, "little")), u_sum, u_max,
                    max(in_max, r.in_bps), max(out_max, r.out_bps), in_b + r.in_bps * r.covered_s,
                    out_b + r.out_bps * r.covered_s, cov + r.covered_s, r.speed_bps))
 
@@ -427,8 +455,7 @@ class Rollups:
                                "in_bits, out_bits, speed_bps FROM daily WHERE profile = ? AND router = ? AND "
                                "interface = ? AND day_start >= ? AND day_start < ? ORDER BY day_start",
                                (profile, router, interface, first, end)).fetchall()
-        return [Day(r[0], r[1], r[2], {int(k): v for k, v in json.loads(r[3]).items()}, r[4], r[5], r[6], r[7], r[8],
-                    r[9], r[10]) for r in rows]
+        return [Day(r[0], r[1], r[2], unpack(packed(r[3])), r[4], r[5], r[6], r[7], r[8], r[9], r[10]) for r in rows]
 
     def measured(self, profile: str) -> set[tuple[str, str]]:
         """(router, interface) pairs with any daily row."""
@@ -443,45 +470,42 @@ class Rollups:
         5-minute rows while they are kept; once pruned, the whole day's row is used and the result
         says ``approximate``. None when the period holds no utilisation sample.
         """
-        hist: dict[int, int] = {}
+        acc = 0  # packed histogram: adding two adds every bin
         total = 0.0
         top: float | None = None
         speed = 0
         approximate = False
-        days = self.days(profile, router, interface, start, end)
         tz = self.tz_of(profile)
-        for d in days:
-            nxt = self._day(d.day_start + 86400 + 7200, tz)[0]  # the next local midnight (DST-safe)
-            if d.day_start >= start and nxt <= end:
-                for b, k in d.hist.items():
-                    hist[b] = hist.get(b, 0) + k
-                total += d.util_sum
-                if d.util_max is not None:
-                    top = d.util_max if top is None else max(top, d.util_max)
-                speed = d.speed_bps or speed
+        first = self._day(start, tz)[0]
+        rows = self.db.execute("SELECT day_start, n_util, hist, util_sum, util_max, speed_bps FROM daily WHERE "
+                               "profile = ? AND router = ? AND interface = ? AND day_start >= ? AND day_start < ? "
+                               "ORDER BY day_start", (profile, router, interface, first, end)).fetchall()
+        for day_start, samples, blob, u_sum, u_max, day_speed in rows:
+            nxt = self._day(day_start + 86400 + 7200, tz)[0]  # the next local midnight (DST-safe)
+            whole_day = day_start >= start and nxt <= end
+            rates: list[Rate] = []
+            if not whole_day:
+                rates = [r for r in self.rates(profile, router, interface, day_start, nxt) if r.util is not None]
+            if whole_day or len(rates) < samples:
+                # a whole day, or a cut day whose 5-minute rows were pruned: its daily row
+                approximate = approximate or not whole_day
+                acc += packed(blob)
+                total += u_sum
+                if u_max is not None:
+                    top = u_max if top is None else max(top, u_max)
+                speed = day_speed or speed
                 continue
-            whole = [r for r in self.rates(profile, router, interface, d.day_start, nxt) if r.util is not None]
-            if len(whole) >= d.samples:  # the day's 5-minute rows are all still there: exact
-                for r in whole:
-                    if not start <= r.bucket < end:
-                        continue
+            for r in rates:  # a cut day with all its 5-minute rows: exactly the buckets in the period
+                if start <= r.bucket < end:
                     u = r.util or 0.0
-                    b = bin_of(u)
-                    hist[b] = hist.get(b, 0) + 1
+                    acc += 1 << (_FIELD * bin_of(u))
                     total += u
                     top = u if top is None else max(top, u)
                     speed = r.speed_bps or speed
-            elif d.samples:
-                approximate = True
-                for b, k in d.hist.items():
-                    hist[b] = hist.get(b, 0) + k
-                total += d.util_sum
-                if d.util_max is not None:
-                    top = d.util_max if top is None else max(top, d.util_max)
-        value, n = quantile(hist, q, top or 0.0)
+        value, n = quantile(unpack(acc), q, top or 0.0)
         if n == 0:
             return None
-        return Percentile(router, interface, q, value, n, top or 0.0, total / n, speed, len(days), approximate)
+        return Percentile(router, interface, q, value, n, top or 0.0, total / n, speed, len(rows), approximate)
 
 
 class ProfileRollups:

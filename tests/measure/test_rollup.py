@@ -11,7 +11,7 @@ import pytest
 from egov.errors import EgovError
 from egov.measure import sla
 from egov.measure.model import IfState, Poll
-from egov.measure.rollup import BINS, ProfileRollups, Rollups
+from egov.measure.rollup import BINS, Percentile, ProfileRollups, Rollups, pack
 
 from .sla_net import net, t
 
@@ -27,7 +27,7 @@ def poll(at: float, in_o: int, out_o: int, *, booted: float, router: str = "r1",
 
 
 def utils(n: int, seed: int = 7) -> list[float]:
-    """n utilisations in the middle of distinct 0.1 % bins: (10 m + 5) / 10000, m pseudo-random."""
+    """n utilisations never on a 1 % bin edge: (10 m + 5) / 10000, m pseudo-random."""
     out, x = [], seed
     for _ in range(n):
         x = (x * 1103515245 + 12345) % 2**31
@@ -60,7 +60,7 @@ class Feed:
 
 
 def nearest_rank_upper_edge(values: list[float], q: float = 0.95) -> float:
-    """The reference: nearest-rank quantile of the exact values, reported as its 0.1 % bin's upper edge."""
+    """The reference: nearest-rank quantile of the exact values, reported as its 1 % bin's upper edge."""
     v = sorted(values)[math.ceil(q * len(values)) - 1]
     return (math.floor(v * BINS) + 1) / BINS
 
@@ -109,14 +109,12 @@ def test_a_year_of_daily_rows_answers_from_daily_rows_only(rollups, monkeypatch)
     db.execute("INSERT INTO profile_tz VALUES ('p', 'UTC')")
     for d in range(365):
         day_us = us[3 * d:3 * d + 3]
-        hist: dict[str, int] = {}
+        hist: dict[int, int] = {}
         for u in day_us:
-            hist[str(math.floor(u * BINS))] = hist.get(str(math.floor(u * BINS)), 0) + 1
-        import json
-
+            hist[math.floor(u * BINS)] = hist.get(math.floor(u * BINS), 0) + 1
         start = t("2023-01-01T00:00:00+00:00") + d * 86400
         db.execute("INSERT INTO daily VALUES ('p','r1','eth1',?,?,3,3,?,?,?,0,0,0,0,0,?)",
-                   (int(start), f"d{d}", json.dumps(hist), sum(day_us), max(day_us), SPEED))
+                   (int(start), f"d{d}", pack(hist), sum(day_us), max(day_us), SPEED))
     monkeypatch.setattr(rollups, "rates", lambda *a, **k: pytest.fail("read 5-minute rows for whole days"))
     p = sla.parse_period("2023", "UTC")
     got = rollups.percentile("p", "r1", "eth1", p.start, p.end)
@@ -212,9 +210,9 @@ def test_bandwidth_support_from_rollups(rollups):
     res = sla.bandwidth_support(n, ProfileRollups(rollups, "p"), DAY0, DAY0 + 86400, 0.8)
     by = res["by_site"]
     assert (by["b"]["status"], by["d"]["status"], by["a"]["status"]) == ("pass", "fail", "no_data")
-    assert by["b"]["worst_p95"] == pytest.approx(0.601)
+    assert by["b"]["worst_p95"] == pytest.approx(0.61)  # upper edge of the 60 % bin
     d_up = {u["link"]: u for u in by["d"]["uplinks"]}
-    assert d_up["c1~d"]["router"] == "c1" and d_up["c1~d"]["p95"] == pytest.approx(0.901)
+    assert d_up["c1~d"]["router"] == "c1" and d_up["c1~d"]["p95"] == pytest.approx(0.91)
     assert (res["pass"], res["fail"], res["no_data"], res["sites"]) == (1, 1, 1, 3)
     assert res["rate"] == pytest.approx(1 / 3)  # no data is not passing
     assert sla.bandwidth_support(n, ProfileRollups(rollups, "other"), DAY0, DAY0 + 86400, 0.8)["rate"] is None
@@ -231,3 +229,15 @@ def test_the_store_is_wal_and_one_transaction_per_record(rollups):
     with pytest.raises((ValueError, TypeError, sqlite3.Error)):
         rollups.record("p", [poll(f.t + 30, f.in_o + 1, f.out_o + 1, booted=f.booted), bad])
     assert rollups.db.execute("SELECT at FROM last_sample").fetchall() == before
+
+
+def test_threshold_tests_are_exact_at_whole_percent_bins(rollups):
+    Feed(rollups, DAY0, router="x", ifname="under").run([0.7999] * 12)
+    Feed(rollups, DAY0, router="x", ifname="at").run([0.8] * 12)
+    under = rollups.percentile("p", "x", "under", DAY0, DAY0 + 86400)
+    at = rollups.percentile("p", "x", "at", DAY0, DAY0 + 86400)
+    assert under.value == pytest.approx(0.80) and under.under(0.8)  # every value in [79 %, 80 %)
+    assert at.value == pytest.approx(0.81) and not at.under(0.8)     # 80 % is not under 80 %
+    assert not under.under(0.795)  # a threshold inside the bin: conservative
+    estimate = Percentile("x", "y", 0.95, 0.8, 1, None, None, 0, 0, False, 0.0)  # Prometheus: an estimate
+    assert not estimate.under(0.8) and estimate.under(0.8001)

@@ -184,3 +184,19 @@ def test_targets_use_the_latest_year_at_or_before_the_period():
                                         "bandwidth_support": None})
     assert ok is False and res["bandwidth_support"]["pass"] is None
     assert sla.judge({}, 2025, {"platform_uptime": 1.0})[1] is None
+
+
+def test_the_local_cut_off_search_agrees_with_network_impact():
+    import random
+
+    from egov.measure.faults import Network
+    from egov.topology.validate import build_plan
+
+    rnd = random.Random(8)
+    for n in (net(), Network.from_topology(build_plan("lab").topology)):
+        g = sla._Graph(n)
+        routers, links = sorted(n.routers), sorted(n.links)
+        for _ in range(400):
+            dr = frozenset(rnd.sample(routers, rnd.choice([0, 0, 1, 2])))
+            dl = frozenset(rnd.sample(links, min(len(links), rnd.choice([0, 1, 2, 3, 5, 8]))))
+            assert g.cut_off(dr, dl) == n.impact(set(dr), set(dl))["cut_off"], (dr, dl)

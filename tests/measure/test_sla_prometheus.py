@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -91,9 +90,10 @@ def prometheus(tmp_path_factory):
     assert r.returncode == 0, r.stderr
     (d / "prometheus.yml").write_text("global: {scrape_interval: 60s}\nscrape_configs: []\n")
     port = free_port()
-    proc = subprocess.Popen(["prometheus", f"--config.file={d / 'prometheus.yml'}", f"--storage.tsdb.path={d / 'data'}",
-                             "--storage.tsdb.retention.time=100y", f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=open(d / "log", "w"))
+    with open(d / "log", "w") as log:
+        proc = subprocess.Popen(["prometheus", f"--config.file={d / 'prometheus.yml'}",
+                                 f"--storage.tsdb.path={d / 'data'}", "--storage.tsdb.retention.time=100y",
+                                 f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

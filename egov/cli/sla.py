@@ -187,9 +187,11 @@ def _print_summary(doc: dict[str, Any]) -> None:
     net = av.get("network") or {}
     fh = doc["fault_handling"]
     bw = doc["bandwidth"]
+    n = lambda v: "-" if v is None else str(v)
     say(f"network {_pct(net.get('availability'))} over {net.get('routers', 0)} routers; faults: "
-        f"{fh.get('met')} met, {fh.get('missed')} missed, {fh.get('pending')} pending, {fh.get('planned')} planned; "
-        f"bandwidth: {bw.get('pass')} pass, {bw.get('fail')} fail, {bw.get('no_data')} no data of {bw.get('sites')}")
+        f"{n(fh.get('met'))} met, {n(fh.get('missed'))} missed, {n(fh.get('pending'))} pending, "
+        f"{n(fh.get('planned'))} planned; bandwidth: {bw.get('pass')} pass, {bw.get('fail')} fail, "
+        f"{bw.get('no_data')} no data of {bw.get('sites')}")
     for n in doc.get("notes", []):
         say(f"note: {n}")
     overall = {True: "PASS", False: "FAIL", None: "NOT JUDGED (no target or no figure)"}[doc["pass"]]

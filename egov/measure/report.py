@@ -248,12 +248,17 @@ def to_html(report: dict[str, Any]) -> str:
                         [[_e(k), _pct(v["availability"]), _hours(v["outage_s"]), _n(v["outages"])]
                          for k, v in sorted(out_links, key=lambda kv: kv[1]["availability"] or 0)], {1, 2, 3}))
     s.append("<h2>Fault handling</h2>")
-    s.append(f"<p>Rate {_pct(report['fault_handling_rate'], 2)}: {fh.get('met', 0)} cleared within "
-             f"{_hours(fh['target_s'])}, {fh.get('missed', 0)} missed, {fh.get('pending', 0)} still open within target; "
-             f"{fh.get('planned', 0)} planned and {fh.get('management', 0)} management faults not counted.</p>")
+    s.append(f"<p>Rate {_pct(report['fault_handling_rate'], 2)}: {_n(fh.get('met'))} cleared within "
+             f"{_hours(fh['target_s'])}, {_n(fh.get('missed'))} missed, {_n(fh.get('pending'))} still open within "
+             f"target; {_n(fh.get('planned'))} planned and {_n(fh.get('management'))} management faults not "
+             "counted.</p>")
     start = dt.datetime.fromisoformat(per["start"]).timestamp()
     end = dt.datetime.fromisoformat(per["end"]).timestamp()
-    s.append(duration_chart(fh.get("faults", []), fh["target_s"], start, end, per["tz"]))
+    if report["source"].startswith("prometheus"):
+        s.append('<p class="none">Per-fault durations are not in Prometheus (its histogram holds counts per '
+                 'bucket); run the report on the exporter\'s fault record for the chart.</p>')
+    else:
+        s.append(duration_chart(fh.get("faults", []), fh["target_s"], start, end, per["tz"]))
     if fh.get("faults"):
         s.append(_table(["id", "kind", "target", "start", "cleared", "duration", "outcome"],
                         [[str(r["id"]), _e(r["kind"]), _e(r["target"]), _e(r["start"]), _e(r["cleared"] or "open"),

@@ -111,9 +111,13 @@ def prometheus(tmp_path_factory):
     proc.wait(10)
 
 
-def test_report_from_prometheus(prometheus, lab_yaml):
-    r = egov("sla", "report", "--profile", str(lab_yaml), "--period", PERIOD, "--json", "--prometheus", prometheus)
+def test_report_from_prometheus(prometheus, lab_yaml, tmp_path):
+    html = tmp_path / "prom.html"
+    r = egov("sla", "report", "--profile", str(lab_yaml), "--period", PERIOD, "--json", "--prometheus", prometheus,
+             "--html", str(html))
     assert r.returncode == 0, r.stderr
+    page = html.read_text()
+    assert "Prometheus queries" in page and "quantile_over_time(0.95" in page and "Per-fault durations" in page
     doc = json.loads(r.stdout)
     assert doc["source"] == f"prometheus {prometheus}" and doc["period"]["seconds"] == 86400
     av = doc["availability"]

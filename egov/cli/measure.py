@@ -98,34 +98,6 @@ def resolve(plan: Any, lab: bool) -> tuple[list[Any], list[Any], Any, dict[str, 
     return targets, services, auth, facts
 
 
-def change_windows(profile: str) -> list[Any]:
-    """Every apply or rollback in the change journal is a planned window over the devices it touched."""
-    import datetime as dt
-    import sqlite3
-
-    from egov.measure.store import Window
-    from egov.paths import state_dir
-
-    path = state_dir() / "journal.sqlite"
-    if not path.exists():
-        return []
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    try:
-        runs = db.execute("SELECT id, started, finished FROM change WHERE profile = ? AND action IN "
-                          "('apply', 'rollback')", (profile,)).fetchall()
-        out = []
-        for cid, started, finished in runs:
-            devices = tuple(r[0] for r in db.execute("SELECT device FROM change_device WHERE change_id = ?", (cid,)))
-            start = dt.datetime.fromisoformat(started).timestamp()
-            end = dt.datetime.fromisoformat(finished).timestamp() if finished else start + 3600
-            out.append(Window(start, end, devices or ("*",), f"change {cid}"))
-        return out
-    except sqlite3.Error:
-        return []  # a journal from an older egov, or none yet: no change windows
-    finally:
-        db.close()
-
-
 @exporter_app.callback(invoke_without_command=True)
 def exporter(
     ctx: typer.Context,
@@ -155,8 +127,11 @@ def exporter(
 
 def run_exporter(profile: str, lab: bool, listen: tuple[str, int], interval: float, shard: tuple[int, int],
                  trap_listen: str | None, timeout: float, retries: int, concurrency: int, cycles: int) -> None:
+    from egov.cli.sla import planned_windows
     from egov.measure.exporter import Exporter, ExporterConfig, serve
     from egov.measure.faults import FaultEngine, Network
+    from egov.measure.rollup import Rollups
+    from egov.measure.rollup import default_path as rollup_path
     from egov.measure.store import FaultStore, default_path
     from egov.paths import state_dir
 
@@ -170,17 +145,12 @@ def run_exporter(profile: str, lab: bool, listen: tuple[str, int], interval: flo
     net = Network.from_topology(plan.topology)
     engine = FaultEngine(store, prof.name, net, target_s=prof.sla.fault_target_hours * 3600,
                          escalate_h=tuple(prof.sla.escalate_at_hours),
-                         windows=lambda: store.windows(prof.name) + change_windows(prof.name), log=log.info)
+                         windows=lambda: planned_windows(store, prof.name), log=log.info)
     cfg = ExporterConfig(profile=prof.name, interval=interval, shard=shard, timeout=timeout, retries=retries,
                          concurrency=concurrency,
                          plan_targets={(k, y): v for y, t in prof.targets.items()
                                        for k, v in t.model_dump().items() if v is not None})
-    try:
-        from egov.measure.rollup import Rollups  # type: ignore[import-not-found]
-
-        cfg.rollups = Rollups(state_dir() / "rollups.sqlite")
-    except ImportError:
-        pass
+    cfg.rollups = Rollups(rollup_path(state_dir()), tz=prof.services.timezone)
     ex = Exporter(cfg, targets, services, net, store, engine)
     server, _ = serve(ex, *listen)
     trap_addr = None if (trap_listen or "").lower() == "none" else (

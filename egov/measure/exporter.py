@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 from egov.measure.faults import FaultEngine, Network
 from egov.measure.model import Poll, Target
 from egov.measure.probes import ProbeResult, ServiceTarget, probe
+from egov.measure.rollup import Rollups
 from egov.measure.snmp import Poller, raise_fd_limit
 from egov.measure.store import KINDS, FaultStore
 
@@ -46,7 +47,7 @@ class ExporterConfig:
     concurrency: int = 200
     #: plan targets as gauges: (indicator, year) -> ratio
     plan_targets: dict[tuple[str, int], float] = field(default_factory=dict)
-    rollups: Any = None  # an object with record(profile, polls), e.g. egov.measure.rollup.Rollups
+    rollups: Rollups | None = None
 
 
 class Exporter:
@@ -70,6 +71,8 @@ class Exporter:
         self.lock = threading.Lock()  # scrapes read what the loop writes
         self.loop: asyncio.AbstractEventLoop | None = None
         self.on_poll: list[Callable[[Poll], None]] = []
+        #: the interfaces whose counters are kept (planned links and service LANs, not management)
+        self.planned = {r: {i.name for i in t.interfaces} for r, t in self.targets.items()}
         raise_fd_limit(len(self.targets) + 256)
 
     # --- the loop -----------------------------------------------------------------------------------
@@ -92,7 +95,7 @@ class Exporter:
             for p in polls:
                 hook(p)
         if self.cfg.rollups is not None:
-            self.cfg.rollups.record(self.cfg.profile, polls)
+            self.cfg.rollups.record(self.cfg.profile, polls, interfaces=self.planned)
         self.engine.tick()
         self.cycle_seconds = time.perf_counter() - t0
         self.cycles += 1

@@ -28,7 +28,7 @@ def parse_hostport(text: str, option: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     host = host.strip("[]")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise EgovError.one(option, text, "is not HOST:PORT", f"write it like 127.0.0.1:9464 or [::1]:9464")
+        raise EgovError.one(option, text, "is not HOST:PORT", "write it like 127.0.0.1:9464 or [::1]:9464")
     return host or "0.0.0.0", int(port)
 
 

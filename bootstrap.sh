@@ -14,6 +14,9 @@ APT_PACKAGES=(
   iproute2 nftables iperf3 socat netcat-openbsd iputils-ping fping
   git                            # the versioned backup store of running configs
   chromium                       # tests open the offline SLA report (headless screenshot)
+  prometheus                     # promtool checks and unit-tests exporters/rules; the lab test's Prometheus
+  prometheus-snmp-exporter       # the reference SNMP poller bench/poll.py measures egov's against
+  frr-snmp                       # FRR's AgentX SNMP support: the lab's IS-IS MIB (egov_isis_adjacency_up)
 )
 
 missing=()

@@ -34,7 +34,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # egov runs its own per-router daemons; the packages' system-wide services stay off
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-    systemctl disable --now frr snmpd >/dev/null 2>&1 || true
+    systemctl disable --now frr snmpd prometheus prometheus-snmp-exporter >/dev/null 2>&1 || true
   fi
 fi
 

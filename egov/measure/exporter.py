@@ -207,15 +207,16 @@ class ExporterCollector(Collector):
         yield _gauge("egov_fault_target_seconds", "the fault-handling target", {(): ex.engine.target_s}, [])
 
     def _services(self, probes: dict[str, ProbeResult]) -> Iterator[Any]:
-        labels = ["service", "router", "city"]
+        labels = ["service", "router", "city", "cloud"]
         up = GaugeMetricFamily("egov_service_up", "1 when the last probe of the service succeeded", labels=labels)
         dur = GaugeMetricFamily("egov_service_probe_duration_seconds", "duration of the last probe", labels=labels)
         for s in self.ex.services:
             r = probes.get(s.name)
             if r is None:
                 continue
-            up.add_metric([s.name, s.router, s.city], 1 if r.ok else 0)
-            dur.add_metric([s.name, s.router, s.city], r.duration)
+            ll = [s.name, s.router, s.city, "true" if s.cloud else "false"]
+            up.add_metric(ll, 1 if r.ok else 0)
+            dur.add_metric(ll, r.duration)
         yield up
         yield dur
 

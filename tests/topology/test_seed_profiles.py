@@ -67,15 +67,16 @@ def test_seed002_counts_per_tier(seed002):
     topo = seed002.topology
     assert Counter(n.tier for n in topo.nodes.values()) == {
         "province": 2, "city": 36, "county": 157, "township": 2400, "department": 45,
-        "city_dept": 18 * 40, "county_dept": 156 * 20, "township_dept": 2400 * 2}
+        "city_dept": 18 * 20, "county_dept": 156 * 4}
     counts = topo.counts()
     assert counts["city"]["sites"] == 18  # "1+18"
     assert counts["department"]["sites"] == 45  # 省直45个部门
     assert counts["province"]["links"] == 1
     assert counts["city"]["links"] == 18 * (4 + 1)  # each city router to both core routers, plus the pair link
-    for tier in ("county", "township", "department", "city_dept", "county_dept", "township_dept"):
+    assert counts["township_dept"]["routers"] == 0  # township departments share the township router
+    for tier in ("county", "township", "department", "city_dept", "county_dept"):
         assert counts[tier]["links"] == 2 * counts[tier]["routers"], tier
-    assert (len(topo.nodes), len(topo.links)) == (11280, 22575)
+    assert (len(topo.nodes), len(topo.links)) == (3624, 7263)
 
 
 def test_seed002_bandwidth_per_tier(seed002):
@@ -109,11 +110,11 @@ def test_seed002_departments_hang_under_the_right_parents(seed002):
             parent = sites[_parent_site(n.site)]
             assert parent.tier == parent_tier[n.tier], n.hostname
             per_parent[n.tier][_parent_site(n.site)] += 1
-    assert set(per_parent["city_dept"].values()) == {40} and len(per_parent["city_dept"]) == 18
-    # 20 per county, except Jiyuan's own county-level router (its departments are city-level)
-    assert set(per_parent["county_dept"].values()) == {20} and len(per_parent["county_dept"]) == 156
+    assert set(per_parent["city_dept"].values()) == {20} and len(per_parent["city_dept"]) == 18
+    # 4 per county, except Jiyuan's own county-level router (its departments are city-level)
+    assert set(per_parent["county_dept"].values()) == {4} and len(per_parent["county_dept"]) == 156
     assert "ha/jy/x01" not in per_parent["county_dept"]
-    assert set(per_parent["township_dept"].values()) == {2} and len(per_parent["township_dept"]) == 2400
+    assert not per_parent["township_dept"]
 
 
 def test_seed002_dual_backbone_primary_backup_links(seed002):
@@ -140,7 +141,7 @@ def test_seed002_platforms_and_isis(seed002):
         by_tier.setdefault(n.tier, set()).add(n.platform)
     assert by_tier == {"province": {"huawei_vrp"}, "city": {"huawei_vrp", "h3c_comware"},
                        "county": {"h3c_comware", "frr"}, "township": {"h3c_comware"}, "department": {"cisco_iosxe"},
-                       "city_dept": {"h3c_comware"}, "county_dept": {"h3c_comware"}, "township_dept": {"h3c_comware"}}
+                       "city_dept": {"h3c_comware"}, "county_dept": {"h3c_comware"}}
     assert {n.site for n in topo.nodes.values() if n.platform == "frr"} == {"ha/jy/x01"}
     assert {n.site.split("/")[1] for n in topo.nodes.values() if n.tier == "city" and n.platform == "h3c_comware"} == {
         "kf", "lh", "smx"}

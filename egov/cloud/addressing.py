@@ -83,9 +83,12 @@ def allocate(layout: Layout, wants: list[Want], old: dict[str, Any],
     regions = {r.name: r for r in layout.regions}
     lengths = {4: layout.tenancy_prefix.ipv4, 6: layout.tenancy_prefix.ipv6}
     locked = old.get("tenancies", {})
-    taken: dict[str, list[IPNet]] = {}
+    # one list for the whole stack: a prefix pinned (or locked) anywhere is never handed out again,
+    # even when it was pinned outside its own region's pools (the addressing policy reports that)
+    claimed: list[IPNet] = []
     for r in layout.regions:
-        taken[r.name] = [ipaddress.ip_network(str(n)) for n in ((r.uplink.ipv4, r.uplink.ipv6) if r.uplink else ())]
+        claimed += [ipaddress.ip_network(str(n)) for n in ((r.uplink.ipv4, r.uplink.ipv6) if r.uplink else ())]
+    taken = {r.name: claimed for r in layout.regions}
     out: dict[str, dict[str, IPNet]] = {}
     pending: list[tuple[Want, int]] = []
     new_lock: dict[str, Any] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -99,7 +99,7 @@ class CloudPlan:
             "tenancies": [{"name": t.name, "region": t.region, "department": t.department.id, "role": t.role,
                            "ipv4": str(t.ipv4), "ipv6": str(t.ipv6), "systems": len(t.systems),
                            "standby": len(t.standby_instances) + len(t.standby_volumes),
-                           "resources": n, "quota": t.quota.__dict__ if t.quota else None}
+                           "resources": n, "quota": asdict(t.quota) if t.quota else None}
                           for t, n in ((m.tenancies[k], c) for k, c in self.per_tenancy().items())],
             "waves": len(m.waves),
             "systems": len(m.placements),

@@ -286,35 +286,48 @@ def quotas(ix: Index) -> list[Violation]:
 
 
 def names(ix: Index) -> list[Violation]:
+    """One line per department (or platform resource) whose names break the convention, not one per
+    resource: a bad department id would otherwise flood the output with every resource it names."""
     model = ix.model
     regions = [r.name for r in model.layout.regions]
+    tenancies = sorted(model.tenancies, key=len, reverse=True)
+    depts = {d.id: i for i, d in enumerate(model.layout.departments)}
     seen: set[tuple[str, str]] = set()
     out = []
 
-    def bad(owner: str, example: str, why: str, path: str | None) -> None:
-        if (owner, why) in seen:
+    def owner(r: Record) -> tuple[str, str | None]:
+        t = ix.tenancy_of(r) or next((x for x in tenancies if r.name == x or r.name.startswith(x + "-")), None)
+        if t is not None:
+            d = model.tenancies[t].department
+            return d.id, model.tenancies[t].config_path + ".id"
+        d_id = next((d for d in depts if r.name.endswith("-" + d)), None)
+        if d_id is not None:
+            return d_id, f"egov:departments[{depts[d_id]}].id"
+        return r.name, None
+
+    def bad(r: Record, why: str) -> None:
+        key, path = owner(r)
+        if (key, why) in seen:
             return
-        seen.add((owner, why))
-        out.append(Violation("names", example, why, "use lowercase letters, digits and hyphens (at most 63), "
+        seen.add((key, why))
+        out.append(Violation("names", r.name, why, "use lowercase letters, digits and hyphens (at most 63), "
                              "starting with the region and tenancy name", path))
 
     for r in ix.records:
-        t = ix.tenancy_of(r)
-        path = model.tenancies[t].config_path + ".id" if t else None
-        owner = t or r.parent_name or r.name
         if not NAME_RE.match(r.name):
-            bad(owner, r.name, "name breaks the convention", path)
+            bad(r, "name breaks the convention")
             continue
+        t = ix.tenancy_of(r)
         if r.type.startswith("openstack:") or r.type == PROVIDER_TYPE:
             if not any(r.name.startswith(x + "-") for x in regions):
-                bad(owner, r.name, "name does not start with its region", path)
+                bad(r, "name does not start with its region")
             elif t is not None and not r.name.startswith(t + "-"):
-                bad(owner, r.name, "name does not start with its tenancy", path)
+                bad(r, "name does not start with its tenancy")
         os_name = r.inputs.get("name")
         if isinstance(os_name, str) and r.type not in (T_RULE, T_OBJECT):  # object names are paths
             rx = NAME_RE if r.type == T_VM else OS_NAME_RE
             if not rx.match(os_name):
-                bad(owner, r.name, f"OpenStack name {os_name!r} breaks the convention", path)
+                bad(r, f"OpenStack name {os_name!r} breaks the convention")
     return out
 
 

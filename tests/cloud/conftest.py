@@ -15,3 +15,8 @@ def mini(tmp_path: Path) -> MiniStack:
     m = MiniStack(tmp_path)
     m.write()
     return m
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pulumi_openstack warns about its own deprecated aliases when it is imported; not ours to fix
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:pulumi_openstack.*")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -18,6 +18,9 @@ from rich.table import Table
 from egov.cli.common import FrozenOpt, err, fail, out, say
 from egov.errors import EgovError
 
+if TYPE_CHECKING:  # every egov command imports this module: keep the cloud code out of its start-up
+    from egov.cloud.engine import Op
+
 cloud_app = typer.Typer(no_args_is_help=True, help="Government cloud: offline plan and policies, migration "
                         "waves, Pulumi preview/up/destroy.")
 migrate_app = typer.Typer(no_args_is_help=True, help="Migration of systems onto the cloud, in waves.")
@@ -25,7 +28,7 @@ cloud_app.add_typer(migrate_app, name="migrate")
 
 StackOpt = Annotated[str, typer.Option("--stack", "-s", help="Stack name (stacks/Pulumi.<name>.yaml) or a path "
                                        "to a stack file.")]
-CatalogueOpt = Annotated[Optional[Path], typer.Option("--catalogue", "-c", help="Migration catalogue CSV "
+CatalogueOpt = Annotated[Path | None, typer.Option("--catalogue", "-c", help="Migration catalogue CSV "
                                                       "(default: egov:catalogue of the stack).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
@@ -57,7 +60,7 @@ def plan_cmd(
     catalogue: CatalogueOpt = None,
     as_json: JsonOpt = False,
     frozen: FrozenOpt = False,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, max=16,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, max=16,
                                                 help="Worker processes (default: one per core for large "
                                                 "stacks).")] = None,
 ) -> None:
@@ -168,14 +171,12 @@ def migrate_plan_cmd(stack: StackOpt, catalogue: CatalogueOpt = None, as_json: J
         "--json lists every system with its region and tenancy")
 
 
-def _engine(op: str, stack: str, yes: bool, frozen: bool) -> None:
+def _engine(op: Op, stack: str, yes: bool, frozen: bool) -> None:
     from egov.cloud.config import load_stack
-    from egov.cloud.engine import missing_prerequisites, run
+    from egov.cloud.engine import check_prerequisites, run
 
     loaded = load_stack(stack)
-    missing = missing_prerequisites(loaded, op)  # type: ignore[arg-type]
-    if missing:
-        run(op, loaded, on_output=lambda line: None)  # raises the one-line "missing: ..." problem
+    check_prerequisites(loaded, op)        # before the 20 s offline plan: say at once what is missing
     if op in ("up", "destroy") and not yes:
         raise EgovError.one(f"egov cloud {op}", "--yes", f"{op} changes the clouds of stack {loaded.name}",
                             f"run egov cloud preview first, then egov cloud {op} --yes")
@@ -194,7 +195,7 @@ def _engine(op: str, stack: str, yes: bool, frozen: bool) -> None:
         sys.stdout.write(line if line.endswith("\n") else line + "\n")
         sys.stdout.flush()
 
-    outcome = run(op, loaded, on_output=show)  # type: ignore[arg-type]
+    outcome = run(op, loaded, on_output=show)
     say(outcome.summary)
 
 

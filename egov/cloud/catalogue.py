@@ -178,10 +178,10 @@ def _cycles(systems: list[System]) -> list[tuple[int, list[str]]]:
     stack: list[str] = []
     out: list[tuple[int, list[str]]] = []
     counter = 0
-    for root in by_id:
+    for root, first in by_id.items():
         if root in index:
             continue
-        work = [(root, iter(by_id[root].depends_on))]
+        work = [(root, iter(first.depends_on))]
         index[root] = low[root] = counter
         counter += 1
         stack.append(root)

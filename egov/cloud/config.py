@@ -22,9 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from egov.errors import EgovError, Problem
 from egov.paths import project_root
+
 # the backbone's YAML loading rules (duplicate keys refused, alias bombs bounded, line lookup) are the
 # operator's contract for every file egov reads; reuse them rather than restate them
-from egov.plan.load import _DupKey, _StrictLoader, _expanded_size, _fix_for, display_path
+from egov.plan.load import _DupKey, _expanded_size, _fix_for, _StrictLoader, display_path
 from egov.plan.schema import AnyPrefix, IPv4Prefix, IPv6Prefix, NoteText, one_line
 
 #: a region, site or service name: it starts every resource name of its region (see the name policy)
@@ -237,7 +238,7 @@ class Layout(Strict):
     vault_sync_key: dict[str, str] | None = None
 
     @model_validator(mode="after")
-    def _one_line_names(self) -> "Layout":
+    def _one_line_names(self) -> Layout:
         one_line(self.backbone)
         return self
 
@@ -312,7 +313,7 @@ class LoadedStack:
     path: Path
     shown: str
     layout: Layout
-    source: "KeyLines" = field(repr=False, compare=False)
+    source: KeyLines = field(repr=False, compare=False)
 
     def where(self, field_path: str | None) -> str:
         """``file:line`` of a config field (``egov:regions[2].capacity``), or the file."""
@@ -389,7 +390,7 @@ def load_stack(ref: str) -> LoadedStack:
     except (OSError, UnicodeDecodeError) as exc:
         raise EgovError.one(shown, "", f"cannot read stack file ({exc.__class__.__name__})", "check the file") from None
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - strict *safe* loader
+        data = yaml.load(text, Loader=_StrictLoader)
     except _DupKey as exc:
         raise EgovError.one(f"{shown}:{exc.mark.line + 1}", str(exc.key), "duplicate key",
                             "keep one of the two entries") from None
@@ -424,7 +425,7 @@ def layout_from_config(config: dict[str, Any], shown: str, source: KeyLines | No
         problems = []
         for err in exc.errors(include_url=False):
             loc = list(err["loc"])
-            path = prefix + loc[0] if loc else "egov"
+            path = prefix + str(loc[0]) if loc else "egov"
             for part in loc[1:]:
                 path += f"[{part}]" if isinstance(part, int) else f".{part}"
             msg = err["msg"].replace("Value error, ", "")

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 import yaml
 
@@ -73,13 +74,19 @@ class Outcome:
     summary: str
 
 
-def run(op: Op, stack: LoadedStack, on_output: Callable[[str], None]) -> Outcome:
-    """Run one engine operation on a stack of stacks/; raise EgovError with one line on failure."""
+def check_prerequisites(stack: LoadedStack, op: Op) -> None:
+    """Raise one line listing everything the engine needs and this machine lacks."""
     missing = missing_prerequisites(stack, op)
     if missing:
         raise EgovError.one(f"egov cloud {op}", f"--stack {stack.name}", f"missing: {'; '.join(missing)}",
                             "install the pulumi CLI, export the passphrase, add the regions to clouds.yaml and "
-                            "set the secret (docs/cloud.md, 'Running it for real'); `egov cloud plan` needs none")
+                            "set the secret (docs/cloud.md, 'What runs offline, and what for real'); "
+                            "`egov cloud plan` needs none of them")
+
+
+def run(op: Op, stack: LoadedStack, on_output: Callable[[str], None]) -> Outcome:
+    """Run one engine operation on a stack of stacks/; raise EgovError with one line on failure."""
+    check_prerequisites(stack, op)
     root = project_root()
     if stack.path.resolve().parent != (root / "stacks").resolve():
         raise EgovError.one(stack.shown, "", "the engine runs stacks of stacks/ only",

@@ -30,8 +30,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from egov.cloud.mockrun import PROVIDER_TYPE, Record, mock_id
 from egov.cloud.model import CloudModel
@@ -234,7 +235,7 @@ def admin_ports(ix: Index) -> list[Violation]:
             out.append(Violation("admin-ports", r.name, f"opens {what} to {src}",
                                  "allow management only from egov:ops_networks, databases only from their "
                                  "application networks", path))
-        elif mgmt and net is not None and not any(net.version == o.version and net.subnet_of(o) for o in ops):
+        elif mgmt and net is not None and not _inside(net, ops):
             out.append(Violation("admin-ports", r.name, f"opens {', '.join(mgmt[:3])} to {src}, outside the "
                                  "ops networks", "allow management only from egov:ops_networks", path))
     return out
@@ -354,9 +355,9 @@ def addressing(ix: Index, backbone: Plan | None) -> list[Violation]:
     out = []
     for i, r in enumerate(layout.regions):
         for n in [*r.pools.ipv4, *r.pools.ipv6]:
-            net = ipaddress.ip_network(str(n))
-            if not _inside(net, stack_pools):
-                out.append(Violation("addressing", r.name, f"region pool {net} is outside egov:pools",
+            pool = ipaddress.ip_network(str(n))
+            if not _inside(pool, stack_pools):
+                out.append(Violation("addressing", r.name, f"region pool {pool} is outside egov:pools",
                                      "carve region pools out of egov:pools", f"egov:regions[{i}].pools"))
     subnets: list[tuple[Any, Record, str | None]] = []
     for s in ix.by_type[T_SUBNET]:
@@ -382,7 +383,7 @@ def addressing(ix: Index, backbone: Plan | None) -> list[Violation]:
     for fam in (4, 6):
         ordered = sorted((x for x in subnets if x[0].version == fam),
                          key=lambda x: (int(x[0].network_address), -x[0].prefixlen))
-        widest: tuple[Any, Record, str | None] | None = None
+        widest: tuple[Any, Record, str | None] | None = None  # the subnet reaching furthest so far
         for cur in ordered:
             if widest is not None and cur[0].overlaps(widest[0]):
                 out.append(Violation("addressing", cur[1].name, f"{cur[0]} overlaps {widest[0]} of {widest[1].name}",

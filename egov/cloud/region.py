@@ -47,7 +47,9 @@ class CloudRegion(pulumi.ComponentResource):
                 name=region.extranet_network, external=True, opts=invoke).id
         else:
             self._platform(child)
-        self.register_outputs({"extranet_network_id": self.extranet_network_id})
+        self.register_outputs({"extranet_network_id": self.extranet_network_id, "kind": region.kind,
+                               "site": region.site, "capacity": region.capacity.model_dump(),
+                               "attach": list(region.attach)})
 
     def _platform(self, child: ResourceOptions) -> None:
         region, n = self.region, self.region.name

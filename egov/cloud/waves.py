@@ -27,13 +27,13 @@ class Demand:
     ram_gb: int = 0
     disk_gb: int = 0
 
-    def __add__(self, other: "Demand") -> "Demand":
+    def __add__(self, other: Demand) -> Demand:
         return Demand(self.vcpu + other.vcpu, self.ram_gb + other.ram_gb, self.disk_gb + other.disk_gb)
 
-    def fits(self, limit: "Demand") -> bool:
+    def fits(self, limit: Demand) -> bool:
         return self.vcpu <= limit.vcpu and self.ram_gb <= limit.ram_gb and self.disk_gb <= limit.disk_gb
 
-    def over(self, limit: "Demand") -> list[str]:
+    def over(self, limit: Demand) -> list[str]:
         """The dimensions (catalogue column names) where this is above ``limit``."""
         return [k for k in ("vcpu", "ram_gb", "disk_gb") if getattr(self, k) > getattr(limit, k)]
 
@@ -119,9 +119,9 @@ def plan_waves(items: list[Item], layout: Layout) -> WavePlan:
             if not all((in_wave[r] + d).fits(per_wave[r]) for r, d in item.demands.items()):
                 deferred.append((k, sid))
                 continue
-            for r, d in item.demands.items():
-                used[r] = used[r] + d
-                in_wave[r] = in_wave[r] + d
+            for r, need in item.demands.items():
+                used[r] = used[r] + need
+                in_wave[r] = in_wave[r] + need
             wave_of[sid] = w
             this.append(sid)
             left_in_room[item.room] -= 1

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import egov
 
 from .stackkit import HEADER, SYSTEMS, write_catalogue
@@ -71,7 +70,7 @@ def test_migrate_plan_json(mini):
     systems = [s for w in waves for s in w]
     assert sorted(s["system"] for s in systems) == sorted(row[0] for row in SYSTEMS)
     first = {s["system"]: (i, s) for i, w in enumerate(waves) for s in w}
-    for sid, (i, s) in first.items():
+    for i, s in first.values():
         assert s["tenancy"] == f"{s['region']}-{s['department']}"
         assert all(first[d][0] <= i for d in s["depends_on"])
     assert first["fgw-0006"][1]["standby"] == ["sn-prov-ic-fgw", "sn-yl-fgw"]

@@ -120,7 +120,7 @@ def test_dr_component(planned):
     assert manifest["offsite"] == "sn-yl-backup-fgw"
     entries = {s["system"]: s for s in manifest["systems"]}
     assert set(entries) == {f"fgw-000{i}" for i in range(1, 7)}
-    for sid, e in entries.items():
+    for e in entries.values():
         lv = gbt20988.LEVELS[e["dr_level"]]
         assert (e["rpo"], e["rto"]) == (lv.rpo, lv.rto)
         assert len(e["standby"]) == lv.replicas
@@ -162,7 +162,7 @@ def test_external_region_adds_no_platform(tmp_path):
     r["external"] = True
     r.pop("uplink")
     r["attach"] = []
-    model, records, violations = offline(stack)
+    _, records, violations = offline(stack)
     assert violations == []
     own = [x for x in under(records, "sn-yl") if not x.type.startswith("egov:")]
     assert [x.name for x in own] == ["sn-yl-admin"]      # provider only; flavors, volume types, network are theirs
@@ -178,7 +178,7 @@ def test_fast_runner_registers_what_the_stock_mocks_do(tmp_path):
     model, _ = load_model(str(stack.path), stack.catalogue)
     fast = run_offline(lambda: deploy(model))
     slow = run_offline(lambda: deploy(model), fast=False)
-    key = lambda r: (r.type, r.name, json.dumps(r.inputs, sort_keys=True), r.custom)  # noqa: E731
+    key = lambda r: (r.type, r.name, json.dumps(r.inputs, sort_keys=True), r.custom)
     assert sorted(map(key, fast)) == sorted(map(key, slow))
 
 
@@ -193,5 +193,5 @@ def test_shards_merge_to_the_single_run(tmp_path):
     model, _ = load_model(str(stack.path), stack.catalogue)
     one = run_offline(lambda: deploy(model))
     two = ShardedRun(model, str(stack.path), stack.catalogue, 2).start().collect()
-    key = lambda r: (r.type, r.name, json.dumps(r.inputs, sort_keys=True))  # noqa: E731
+    key = lambda r: (r.type, r.name, json.dumps(r.inputs, sort_keys=True))
     assert sorted(map(key, one)) == sorted(map(key, two))

@@ -12,7 +12,7 @@ from egov.cloud.model import build_model
 from egov.cloud.waves import Demand, budgets
 from egov.errors import EgovError
 
-from .stackkit import HEADER, MiniStack, write_catalogue
+from .stackkit import HEADER, write_catalogue
 
 
 def check_waves(model) -> None:

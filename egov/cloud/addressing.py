@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from egov.atomic import write_atomic
 from egov.cloud.config import Layout

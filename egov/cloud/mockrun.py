@@ -27,8 +27,9 @@ import contextlib
 import contextvars
 import gc
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pulumi
 import pulumi.runtime
@@ -98,7 +99,7 @@ class FastMockMonitor(MockMonitor):
 
     mocks: CollectingMocks
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == "pulumi:pulumi:Stack":
             return resource_pb2.RegisterResourceResponse(urn=urn)
@@ -107,7 +108,7 @@ class FastMockMonitor(MockMonitor):
                                  bool(request.custom)))
         return resource_pb2.RegisterResourceResponse(urn=urn, id=mock_id(request.name), object=_struct({}))
 
-    def Invoke(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def Invoke(self, request: Any) -> Any:
         args = rpc.deserialize_properties(request.args)
         ret = self.mocks.call(MockCallArgs(token=request.tok, args=args, provider=request.provider))
         return resource_pb2.ResourceInvokeResponse(failures=None, **{"return": _struct(ret)})

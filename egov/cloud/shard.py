@@ -19,8 +19,9 @@ import struct
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 from egov.cloud.mockrun import Record
 from egov.cloud.model import CloudModel
@@ -52,7 +53,7 @@ def _recv(stream: IO[bytes]) -> Any:
     if len(head) < 8:
         return None
     (n,) = struct.unpack("!Q", head)
-    return pickle.loads(stream.read(n))  # noqa: S301 - our own child process, over a private pipe
+    return pickle.loads(stream.read(n))
 
 
 class ShardedRun:
@@ -65,7 +66,7 @@ class ShardedRun:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.inbox: queue.Queue[tuple[int, Any]] = queue.Queue()
 
-    def start(self) -> "ShardedRun":
+    def start(self) -> ShardedRun:
         for i, job in enumerate(self.jobs):
             p = subprocess.Popen([sys.executable, "-m", "egov.cloud.shard"], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE)

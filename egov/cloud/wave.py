@@ -9,7 +9,7 @@ into another wave moves it between components without replacing anything.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_openstack as openstack

@@ -191,13 +191,20 @@ def run_plan(stack_ref: str, catalogue: Path | None = None, *, frozen: bool = Fa
 
 
 def expected_records(model: CloudModel) -> int:
-    """About how many resources the program registers (for progress bars)."""
+    """How many resources (components included) the program registers: the progress bar's total, and
+    a cross-check of the components in the tests."""
+    from egov.cloud import gbt20988
+    from egov.cloud.rules import baseline_rules
+
     layout = model.layout
     n = 0
-    for r in layout.regions:
-        n += 2 if r.external else 2 + len(layout.flavors) + 3 + 3
-    n += 3 + len(layout.departments) * 2
-    n += len(model.tenancies) * 26
+    for r in layout.regions:                 # component, admin provider, platform
+        n += 2 if r.external else 2 + len(layout.flavors) + len(gbt20988.VOLUME_TYPES) + 3
+    n += 4 + len(layout.departments)         # DR: component, project, role, provider, one container each
+    for t in model.tenancies.values():       # component, project, role, provider, 3 quotas, network,
+        v6 = t.department.ipv6_mode != "off"  # subnets and router interfaces, router, group, rules,
+        n += 11 + 2 * (1 + v6) + len(baseline_rules(layout, t.department))  # server group
+        n += 2 if t.role == "primary" else 0  # vault and its DR manifest
     n += len(model.waves)
     for p in model.placements:
         n += 1 + len(p.standby)

@@ -195,3 +195,10 @@ def test_shards_merge_to_the_single_run(tmp_path):
     two = ShardedRun(model, str(stack.path), stack.catalogue, 2).start().collect()
     key = lambda r: (r.type, r.name, json.dumps(r.inputs, sort_keys=True))
     assert sorted(map(key, one)) == sorted(map(key, two))
+
+
+def test_expected_count_matches_the_program(planned):
+    from egov.cloud.plan import expected_records
+
+    model, records, _ = planned
+    assert expected_records(model) == len(records)

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from egov.errors import EgovError
 
@@ -35,6 +36,16 @@ def _progress():
                     console=err, transient=True, disable=not err.is_terminal)
 
 
+def _services_table(services) -> Table:
+    t = Table(title="hosted services", title_justify="left")
+    for c in ("service", "router", "address", "running", "probe", "from", "answers"):
+        t.add_column(c)
+    for v in services:
+        t.add_row(v.name, v.router, f"{v.address4 or v.address6}:{v.port}", "yes" if v.up else Text("NO", style="red"),
+                  f"127.0.0.1:{v.probe_port}", v.vantage, "yes" if v.reachable else "no")
+    return t
+
+
 def _status_table(state, statuses) -> Table:
     t = Table(title=f"lab {state.profile}" + (" (bare)" if state.bare else ""), title_justify="left")
     for c in ("router", "daemons", "IS-IS up/plan", "BFD up/plan", "ssh", "snmp", "ok"):
@@ -43,7 +54,7 @@ def _status_table(state, statuses) -> Table:
         dead = [d for d, alive in s.daemons.items() if not alive]
         t.add_row(s.router, "all up" if not dead else "down: " + ",".join(dead),
                   f"{s.adjacencies_up}/{s.adjacencies_expected}", f"{s.bfd_up}/{s.bfd_expected}",
-                  f"127.0.0.1:{s.ssh_port}", f"127.0.0.1:{s.snmp_port}", "yes" if s.ok else "[red]NO[/red]")
+                  f"127.0.0.1:{s.ssh_port}", f"127.0.0.1:{s.snmp_port}", "yes" if s.ok else Text("NO", style="red"))
     return t
 
 
@@ -53,12 +64,26 @@ def up(
     bare: Annotated[bool, typer.Option("--bare", help="Routers with only hostname and management access.")] = False,
     wait: Annotated[int, typer.Option("--wait", help="Seconds to wait for every adjacency and BFD session.")] = 90,
     workers: Annotated[int, typer.Option("--workers", help="Routers started in parallel.")] = 4,
+    trap_port: Annotated[int, typer.Option("--trap-port", help="127.0.0.1 UDP port the routers' traps are "
+                                           "relayed to (the trap receiver binds it).")] = 10162,
+    vantage: Annotated[list[str] | None, typer.Option("--vantage", metavar="SERVICE=ROUTER",
+                                                      help="Router a hosted service is probed from (default: "
+                                                      "the farthest).")] = None,
 ) -> None:
-    """Build the lab: namespaces, shaped links, FRR, sshd, snmpd, host port forwarders."""
+    """Build the lab: namespaces, shaped links, FRR, sshd, snmpd, hosted services, host port forwarders."""
     from egov.cli.common import checked_plan, out, say
     from egov.lab import build
-    from egov.lab.status import wait_converged
+    from egov.lab.status import services_status, wait_converged
 
+    if not 1 <= trap_port <= 65535:
+        raise EgovError.one("egov lab up", "--trap-port", f"{trap_port} is not a port", "give 1..65535")
+    pairs: dict[str, str] = {}
+    for item in vantage or []:
+        name, sep, router = item.partition("=")
+        if not sep or not name or not router:
+            raise EgovError.one("egov lab up", "--vantage", f"{item!r} is not SERVICE=ROUTER",
+                                "write it as --vantage portal=sn-bj-jt-t001")
+        pairs[name] = router
     plan = checked_plan(profile, frozen=False)
     t0 = time.perf_counter()
     with _progress() as bar:
@@ -69,13 +94,27 @@ def up(
                 tasks[what] = bar.add_task(what, total=n)
             bar.update(tasks[what], completed=i)
 
-        state = build.up(plan, bare=bare, workers=workers, progress=step)
+        state = build.up(plan, bare=bare, workers=workers, progress=step, trap_port=trap_port, vantage=pairs)
     built = time.perf_counter() - t0
     _, statuses = wait_converged(state, wait)
     out.print(_status_table(state, statuses))
-    ok = all(s.ok for s in statuses)
+    services = services_status(state)
+    if services:
+        out.print(_services_table(services))
+    ok = all(s.ok for s in statuses) and all(v.ok for v in services)
     say(f"built {len(state.routers)} routers and {len(state.links)} links in {built:.1f}s; "
         f"{'converged' if ok else 'NOT converged'} after {time.perf_counter() - t0:.1f}s. SSH key: {state.ssh_key}")
+    hub_targets = build.trap_targets_on_hub(plan)
+    if hub_targets:
+        taken = " (a receiver already listens there)" if build.udp_port_bound(state.trap_port) else ""
+        say(f"traps: every router sends SNMPv3 linkDown/linkUp to {', '.join(hub_targets)} udp/162, relayed to "
+            f"127.0.0.1:{state.trap_port}{taken}; secrets: {state.secrets_file}")
+    else:
+        say(f"traps: the plan's services.snmp.trap_targets name no hub address, so no trap reaches "
+            f"127.0.0.1:{state.trap_port}")
+    for v in services:
+        say(f"service {v.name}: {v.address4 or v.address6}:{v.port} behind {v.router}; probe 127.0.0.1:{v.probe_port}"
+            f" from {v.vantage}")
     if not ok:
         say("lab is up but not every adjacency/BFD session the plan implies is up; see `egov lab status`",
             stderr=True)
@@ -84,18 +123,22 @@ def up(
 
 @lab_app.command("status")
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Routers, daemons, IS-IS adjacencies and BFD sessions; exit 0 only if all the plan implies are up."""
-    from egov.cli.common import out
+    """Routers, daemons, IS-IS adjacencies, BFD sessions, hosted services; exit 0 only if all are up."""
+    from egov.cli.common import out, say
     from egov.lab.status import as_json as to_json
-    from egov.lab.status import lab_status
+    from egov.lab.status import lab_status, services_status
 
     state = _state()
     statuses = lab_status(state)
+    services = services_status(state)
     if as_json:
-        sys.stdout.write(json.dumps(to_json(state, statuses), indent=1) + "\n")
+        sys.stdout.write(json.dumps(to_json(state, statuses, services), indent=1) + "\n")
     else:
         out.print(_status_table(state, statuses))
-    if not all(s.ok for s in statuses):
+        if services:
+            out.print(_services_table(services))
+        say(f"traps relayed to 127.0.0.1:{state.trap_port}; faults logged to {state.fault_log}")
+    if not all(s.ok for s in statuses) or not all(v.ok for v in services):
         raise typer.Exit(1)
 
 
@@ -151,3 +194,13 @@ def fault_node(router: str, action: str) -> None:
 
     ev = node_fault(_state(), router, action)
     say(f"{ev['ts']} node {router} {action}")
+
+
+@fault_app.command("service")
+def fault_service(name: str, action: str) -> None:
+    """NAME down|up: stop / restart a hosted service's server (its namespace and router stay)."""
+    from egov.cli.common import say
+    from egov.lab.faults import service_fault
+
+    ev = service_fault(_state(), name, action)
+    say(f"{ev['ts']} service {name} {action}")

@@ -11,6 +11,8 @@ import asyncio
 import logging
 import signal
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -63,9 +65,8 @@ def resolve(plan: Any, lab: bool) -> tuple[list[Any], list[Any], Any, dict[str, 
         auth = SnmpAuth(user=s["snmp_user"], auth=prof.services.snmp.auth, auth_key=s["snmp_auth_key"],
                         priv_key=s["snmp_priv_key"])
         where = {h: ("127.0.0.1", rs.snmp_port) for h, rs in st.routers.items()}
-        facts["trap_listen"] = ("127.0.0.1", int(getattr(st, "trap_port", 0) or 0))
-        services = getattr(st, "services", {}) or {}
-        probe_url = {name: svc for name, svc in services.items()}
+        facts["trap_listen"] = ("127.0.0.1", st.trap_port)
+        probe_via = dict(st.services)
     else:
         from egov.render.secrets import load_secrets
 
@@ -74,24 +75,23 @@ def resolve(plan: Any, lab: bool) -> tuple[list[Any], list[Any], Any, dict[str, 
                         priv_key=sec.snmp_priv_key)
         where = {h: (str(n.mgmt4.ip), 161) for h, n in topo.nodes.items() if n.mgmt4 is not None}
         facts["trap_listen"] = ("0.0.0.0", 162)
-        probe_url = {}
+        probe_via = {}
     targets = []
     for h, n in topo.nodes.items():
         if h not in where:
             continue
         ifaces = tuple(PlannedInterface(i.name, i.peer, i.link) for i in n.interfaces)
-        ifaces += tuple(PlannedInterface(v.name, f"svc-{v.service}", v.key) for v in n.services)
+        ifaces += tuple(PlannedInterface(v.name, f"svc-{v.service}", v.key, passive=True) for v in n.services)
         targets.append(Target(h, where[h][0], where[h][1], n.tier, n.region, ifaces, auth,
                               text_engine_id(h) if n.platform == "frr" else None))
     services = []
     for v in topo.services:
         city = topo.nodes[v.node].region
         if lab:
-            svc = probe_url.get(v.service)
+            svc = probe_via.get(v.service)
             if not svc:
                 continue
-            port = svc["probe_port"] if isinstance(svc, dict) else getattr(svc, "probe_port")
-            url = v.url(f"127.0.0.1:{port}").replace(f":{port}:{v.service_port}", f":{port}")
+            url = v.url("127.0.0.1", svc.probe_port)  # the forwarder, probing from a far router
         else:
             url = v.url()
         services.append(ServiceTarget(v.service, v.node, city, url, v.cloud))
@@ -125,33 +125,129 @@ def exporter(
                  timeout, retries, concurrency, cycles)
 
 
-def run_exporter(profile: str, lab: bool, listen: tuple[str, int], interval: float, shard: tuple[int, int],
-                 trap_listen: str | None, timeout: float, retries: int, concurrency: int, cycles: int) -> None:
+def build_exporter(plan: Any, lab: bool, *, interval: float = 15.0, shard: tuple[int, int] = (1, 1),
+                   timeout: float = 2.0, retries: int = 1, concurrency: int = 200,
+                   log: Callable[[str], None] | None = None) -> tuple[Any, Any, dict[str, Any]]:
+    """The exporter for a plan, its fault store and the lab facts (trap address); nothing started yet."""
     from egov.cli.sla import planned_windows
-    from egov.measure.exporter import Exporter, ExporterConfig, serve
+    from egov.measure.exporter import Exporter, ExporterConfig
     from egov.measure.faults import FaultEngine, Network
     from egov.measure.rollup import Rollups
     from egov.measure.rollup import default_path as rollup_path
     from egov.measure.store import FaultStore, default_path
     from egov.paths import state_dir
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s egov exporter: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z")
-    log = logging.getLogger("egov.exporter")
-    plan = checked_plan(profile, frozen=False)
     prof = plan.loaded.profile
     targets, services, auth, facts = resolve(plan, lab)
+    facts["auth"] = auth
     store = FaultStore(default_path(state_dir()))
     net = Network.from_topology(plan.topology)
     engine = FaultEngine(store, prof.name, net, target_s=prof.sla.fault_target_hours * 3600,
                          escalate_h=tuple(prof.sla.escalate_at_hours),
-                         windows=lambda: planned_windows(store, prof.name), log=log.info)
+                         windows=lambda: planned_windows(store, prof.name), log=log or (lambda _m: None))
     cfg = ExporterConfig(profile=prof.name, interval=interval, shard=shard, timeout=timeout, retries=retries,
                          concurrency=concurrency,
                          plan_targets={(k, y): v for y, t in prof.targets.items()
                                        for k, v in t.model_dump().items() if v is not None})
     cfg.rollups = Rollups(rollup_path(state_dir()), tz=prof.services.timezone)
-    ex = Exporter(cfg, targets, services, net, store, engine)
+    return Exporter(cfg, targets, services, net, store, engine), store, facts
+
+
+async def exporter_main(ex: Any, auth: Any, trap_addr: tuple[str, int] | None, stop: asyncio.Event,
+                        cycles: int = 0) -> None:
+    """The exporter's loop with its trap receiver (traps open and clear faults between polls)."""
+    receiver = None
+    if trap_addr:
+        from egov.measure.traps import TrapReceiver
+
+        engine = ex.engine
+        receiver = TrapReceiver(trap_addr, auth, lambda r, i, up, at: engine.trap(r, i, None, up, at))
+        for t in ex.targets.values():
+            if t.engine_id:
+                receiver.register(t.router, t.engine_id)
+
+        def learn(p: Any) -> None:
+            eid = ex.poller.engine_id(p.router) if p.ok else None
+            if eid and eid not in receiver.routers:
+                receiver.register(p.router, eid)
+
+        ex.on_poll.append(learn)
+    try:
+        if cycles:
+            for _ in range(cycles):
+                await ex.cycle()
+            await asyncio.sleep(0.2)
+        else:
+            await ex.run(stop)
+    finally:
+        if receiver:
+            receiver.close()
+
+
+class BackgroundExporter:
+    """An exporter serving /metrics and taking traps in a thread of this process (drills, the demo)."""
+
+    def __init__(self, plan: Any, lab: bool, listen: tuple[str, int] | None, interval: float,
+                 log: Callable[[str], None] | None = None):
+        self.ex, self.store, facts = build_exporter(plan, lab, interval=interval, log=log)
+        self.auth = facts["auth"]
+        self.trap_addr = facts.get("trap_listen") if facts.get("trap_listen", ("", 0))[1] else None
+        self.listen = listen
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+
+    def start(self) -> BackgroundExporter:
+        from egov.measure.exporter import serve
+
+        if self.listen:
+            self._server, _ = serve(self.ex, *self.listen)
+
+        def run() -> None:
+            async def main() -> None:
+                self._loop = asyncio.get_running_loop()
+                self._stop = asyncio.Event()
+                self._ready.set()
+                await exporter_main(self.ex, self.auth, self.trap_addr, self._stop)
+
+            asyncio.run(main())
+
+        self._thread = threading.Thread(target=run, name="egov-exporter", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def poll(self, router: str, timeout: float = 30.0) -> Any:
+        """One router polled now on the exporter's own loop (runbook steps share its SNMP sessions)."""
+        t = self.ex.targets[router]
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(self.ex.poller.poll(t), self._loop).result(timeout)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(30)
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self.ex.cfg.rollups is not None:
+            self.ex.cfg.rollups.close()
+        self.store.close()
+
+
+def run_exporter(profile: str, lab: bool, listen: tuple[str, int], interval: float, shard: tuple[int, int],
+                 trap_listen: str | None, timeout: float, retries: int, concurrency: int, cycles: int) -> None:
+    from egov.measure.exporter import serve
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s egov exporter: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z")
+    log = logging.getLogger("egov.exporter")
+    plan = checked_plan(profile, frozen=False)
+    ex, store, facts = build_exporter(plan, lab, interval=interval, shard=shard, timeout=timeout, retries=retries,
+                                      concurrency=concurrency, log=log.info)
     server, _ = serve(ex, *listen)
     trap_addr = None if (trap_listen or "").lower() == "none" else (
         parse_hostport(trap_listen, "--trap-listen") if trap_listen else facts.get("trap_listen"))
@@ -166,29 +262,7 @@ def run_exporter(profile: str, lab: bool, listen: tuple[str, int], interval: flo
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        receiver = None
-        if trap_addr:
-            from egov.measure.traps import TrapReceiver
-
-            receiver = TrapReceiver(trap_addr, auth, lambda r, i, up, at: engine.trap(r, i, None, up, at))
-            for t in ex.targets.values():
-                if t.engine_id:
-                    receiver.register(t.router, t.engine_id)
-
-            def learn(p: Any) -> None:
-                eid = ex.poller.engine_id(p.router) if p.ok else None
-                if eid and eid not in receiver.routers:
-                    receiver.register(p.router, eid)
-
-            ex.on_poll.append(learn)
-        if cycles:
-            for _ in range(cycles):
-                await ex.cycle()
-            await asyncio.sleep(0.2)
-        else:
-            await ex.run(stop)
-        if receiver:
-            receiver.close()
+        await exporter_main(ex, facts["auth"], trap_addr, stop, cycles)
 
     try:
         asyncio.run(main())

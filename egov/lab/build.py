@@ -4,10 +4,14 @@ Each router is a network namespace named after its hostname, with its own UTS
 namespace (FRR 8.4 daemons take the hostname from uname, not frr.conf), its
 plan's links as veth pairs shaped with tbf to the tier's bandwidth divided by
 the profile's lab divisor, FRR booted from the rendered configuration, and an
-sshd and snmpd on its management address. A management bridge in a namespace
-of its own reaches every router; one forwarder process exposes each router's
-SSH and SNMP on 127.0.0.1 ports. Everything made is recorded in the state file
-as it is made, so `down` removes exactly that, and is safe to run twice.
+sshd and snmpd on its management address (snmpd is also the AgentX master of
+FRR's ISIS-MIB and sends linkDown/linkUp traps to the hub). A management bridge
+in a namespace of its own reaches every router; one forwarder process exposes
+each router's SSH and SNMP on 127.0.0.1 ports, relays the routers' traps to a
+host port and gives each hosted service a probe port whose connections start
+from a router far away. Each hosted service runs in a namespace of its own
+behind its router. Everything made is recorded in the state file as it is
+made, so `down` removes exactly that, and is safe to run twice.
 """
 
 from __future__ import annotations
@@ -23,19 +27,23 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from ipaddress import IPv4Interface, IPv6Interface
 from pathlib import Path
 
 from egov.atomic import write_atomic
 from egov.errors import EgovError
 from egov.lab.host import in_router, pid_alive, read_pid, require_root, run
-from egov.lab.state import RUN_DIR, STATE_FILE, LabState, LinkState, RouterState
+from egov.lab.state import RUN_DIR, STATE_FILE, LabState, LinkState, RouterState, ServiceState
 from egov.render.engine import Renderer
 from egov.render.secrets import Secrets
+from egov.topology.model import ServiceLan, Topology
 from egov.topology.validate import Plan
 
 HUB = "egov-mgmt"
 SSH_BASE = 22000
 SNMP_BASE = 16100
+PROBE_BASE = 18000
+TRAP_PORT = 10162
 FRR_RUN = Path("/var/run/frr")
 SYSCTLS = ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1", "net.ipv6.conf.all.keep_addr_on_down=1",
            "net.ipv6.conf.default.keep_addr_on_down=1", "net.ipv4.conf.all.rp_filter=0",
@@ -47,6 +55,18 @@ log syslog informational
 service integrated-vtysh-config
 !
 end
+"""
+
+# Lab only, read after each router's rendered snmpd.conf: net-snmp 5.9 caches ifTable for 3 s, so the
+# linkUp/linkDown monitors (1 s) would see a carrier change up to 3 s late. A router's traps leave at
+# once; the lab shortens that cache to 1 s at every snmpd start, through this user, whose only access
+# is that one object (NET-SNMP-AGENT-MIB::nsCacheTimeout for ifTable).
+LAB_CACHE_USER = "egov-lab-cache"
+IFTABLE_CACHE_TIMEOUT_OID = ".1.3.6.1.4.1.8072.1.5.3.1.2.1.3.6.1.2.1.2.2"
+LAB_SNMPD = """# egov lab only (not rendered): lets the lab set net-snmp's ifTable cache to 1 s
+createUser {user} SHA-256 "{key}" AES "{key}"
+view egovLabCache included """ + IFTABLE_CACHE_TIMEOUT_OID + """
+rwuser {user} priv -V egovLabCache
 """
 
 Progress = Callable[[str, int, int], None]
@@ -102,11 +122,54 @@ def _ensure_user(state: LabState, name: str, shell: str, home: Path) -> None:
     state.save()
 
 
-def up(plan: Plan, bare: bool = False, workers: int = 4, progress: Progress | None = None) -> LabState:
-    """Build the lab for ``plan``; an existing or half-built lab is removed first."""
+def vantage_for(topo: Topology, router: str) -> str:
+    """The router a service is probed from: the farthest from ``router`` in hops, in another region
+    if one is as far, the first in plan order on a tie (deterministic, and the path crosses the backbone)."""
+    adj: dict[str, set[str]] = {h: set() for h in topo.nodes}
+    for lk in topo.links:
+        adj[lk.a].add(lk.b)
+        adj[lk.b].add(lk.a)
+    dist = {router: 0}
+    todo = [router]
+    while todo:
+        nxt = []
+        for h in todo:
+            for peer in sorted(adj[h] - dist.keys()):
+                dist[peer] = dist[h] + 1
+                nxt.append(peer)
+        todo = nxt
+    region = topo.nodes[router].region
+    order = {h: i for i, h in enumerate(topo.nodes)}
+    reachable = [h for h in dist if h != router] or [router]
+    return max(reachable, key=lambda h: (dist[h], topo.nodes[h].region != region, -order[h]))
+
+
+def _check_frr_snmp() -> None:
+    """The rendered daemons file loads FRR's SNMP module; without it zebra and isisd would not start."""
+    if next(Path("/usr/lib").glob("*/frr/modules/isisd_snmp.so"), None) is None:
+        raise EgovError.one("/usr/lib/*/frr/modules/isisd_snmp.so", "", "FRR's SNMP module is not installed (the "
+                            "rendered daemons file loads it with -M snmp)",
+                            "apt-get install frr-snmp (./bootstrap.sh installs it)")
+
+
+def up(plan: Plan, bare: bool = False, workers: int = 4, progress: Progress | None = None,
+       trap_port: int = TRAP_PORT, vantage: dict[str, str] | None = None) -> LabState:
+    """Build the lab for ``plan``; an existing or half-built lab is removed first.
+
+    ``vantage`` overrides, per hosted service, the router its probes start from (default: ``vantage_for``).
+    """
     require_root()
     topo = plan.topology
     prof = plan.loaded.profile
+    _check_frr_snmp()
+    vantage = dict(vantage or {})
+    for name, router in vantage.items():
+        if name not in {v.service for v in topo.services}:
+            raise EgovError.one("egov lab up", "--vantage", f"{name} is not a hosted service of the plan",
+                                "name one of hosted_services")
+        if router not in topo.nodes:
+            raise EgovError.one("egov lab up", "--vantage", f"{router} is not a router of the plan",
+                                "see `egov plan show --profile lab`")
     if prof.pools.mgmt.vrf is not None:
         raise EgovError.one(plan.loaded.where("pools.mgmt.vrf"), "pools.mgmt.vrf",
                             f"the plan puts management in VRF {prof.pools.mgmt.vrf}, and the lab kernel has no "
@@ -122,15 +185,20 @@ def up(plan: Plan, bare: bool = False, workers: int = 4, progress: Progress | No
     os.chmod(RUN_DIR, 0o755)
     os.chmod(RUN_DIR.parent, 0o755)
     state = LabState(profile=prof.name, profile_path=str(plan.loaded.path.resolve()), root=str(root), hub=HUB,
-                     bare=bare, created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+                     bare=bare, created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                     trap_port=trap_port)
     state.save()
     step = progress or (lambda _what, _i, _n: None)
 
     # secrets and keys of this lab only (never in the repo), readable by root alone
     lab_secrets = _lab_secrets()
+    cache_key = pysecrets.token_hex(12)
     write_atomic(root / "secrets.json", json.dumps({"snmp_auth_key": lab_secrets.snmp_auth_key,
                                                     "snmp_priv_key": lab_secrets.snmp_priv_key,
-                                                    "snmp_user": prof.services.snmp.user}), mode=0o600)
+                                                    "snmp_user": prof.services.snmp.user,
+                                                    "lab_cache_user": LAB_CACHE_USER,
+                                                    "lab_cache_key": cache_key}), mode=0o600)
+    write_atomic(root / "snmpd-lab.conf", LAB_SNMPD.format(user=LAB_CACHE_USER, key=cache_key), mode=0o600)
     ssh_dir = root / "ssh"
     ssh_dir.mkdir(mode=0o755)
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "egov-lab", "-f", str(state.ssh_key)])
@@ -198,6 +266,10 @@ def up(plan: Plan, bare: bool = False, workers: int = 4, progress: Progress | No
         step("links", j, len(topo.links))
     state.save()
 
+    for k, lan in enumerate(topo.services, start=1):
+        _make_service(state, lan, PROBE_BASE + k, vantage.get(lan.service) or vantage_for(topo, lan.node))
+        step("services", k, len(topo.services))
+
     # configuration files, then daemons in parallel
     for node in topo.nodes.values():
         host = node.hostname
@@ -226,7 +298,16 @@ def up(plan: Plan, bare: bool = False, workers: int = 4, progress: Progress | No
         os.chmod(rdir / "snmpd.conf", 0o600)
         snmp_dir = rdir / "snmp"
         snmp_dir.mkdir(exist_ok=True)
-        shutil.chown(snmp_dir, "Debian-snmp", "Debian-snmp")
+        # snmpd's persistent file (engineBoots, ...), read after the rendered file: as on a device,
+        # engineBoots counts restarts, and SNMPv3 receivers can tell a rebooted agent from a replay
+        (snmp_dir / "snmpd.conf").touch(mode=0o600)
+        for p in (snmp_dir, snmp_dir / "snmpd.conf"):
+            shutil.chown(p, "Debian-snmp", "Debian-snmp")
+        # FRR's own net-snmp settings (/etc/snmp/frr.conf on a device), found through SNMPCONFPATH
+        frr_snmp = rdir / "frr-snmp"
+        frr_snmp.mkdir(exist_ok=True)
+        (frr_snmp / "frr.conf").write_text(rendered[f"{host}.d/frr-snmp.conf"])
+        subprocess.run(["chown", "-R", "frr:frr", str(frr_snmp)], check=True)
 
     done = [0]
 
@@ -235,14 +316,122 @@ def up(plan: Plan, bare: bool = False, workers: int = 4, progress: Progress | No
         done[0] += 1
         step("daemons", done[0], n_routers)
 
+    # hosted services start while the routers do (a Python server takes a moment to listen)
+    spawned = {name: _spawn_service(state, name) for name in state.services}
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for fut in [pool.submit(start, h) for h in topo.nodes]:
             fut.result()
-
-    _start_forwarder(state)
+    for name, proc in spawned.items():
+        _await_service(state, name, proc)
+    hub_ips = [a.split("/")[0] for a in (hub4, hub6)]
+    # probes leave the vantage router from its loopback: the reply then comes back whichever uplink is up
+    sources = {name: _ip(topo.nodes[sv.vantage].loopback4 if sv.address4 else topo.nodes[sv.vantage].loopback6)
+               for name, sv in state.services.items()}
+    _start_forwarder(state, hub_ips, sources)
     state.phase = "up"
     state.save()
     return state
+
+
+def udp_port_bound(port: int) -> bool:
+    """Whether a socket on this host (this network namespace) already receives on 127.0.0.1 UDP ``port``."""
+    for table, local in (("udp", {"0100007F", "00000000"}), ("udp6", {"0" * 32, "0" * 24 + "0100007F"})):
+        try:
+            rows = [line.split() for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]]
+        except OSError:
+            continue
+        if any(r[1] in {f"{a}:{port:04X}" for a in local} for r in rows):
+            return True
+    return False
+
+
+def trap_targets_on_hub(plan: Plan) -> list[str]:
+    """The plan's trap targets that are the hub's addresses: where the lab's routers' traps arrive."""
+    hub = {a.split("/")[0] for a in _hub_addresses(plan)}
+    return [str(t) for t in plan.loaded.profile.services.snmp.trap_targets if str(t) in hub]
+
+
+def _make_service(state: LabState, lan: ServiceLan, probe_port: int, vantage: str) -> None:
+    """Namespace svc-<name> joined to its router by a veth: the router's end is the plan's service
+    interface (FRR addresses it, as the rendered config says), the host's end is eth0."""
+    ns = f"svc-{lan.service}"
+    sv = ServiceState(ns=ns, router=lan.node, interface=lan.name, kind=lan.kind, path=lan.path,
+                      address4=lan.address4, address6=lan.address6, port=lan.service_port, probe_port=probe_port,
+                      vantage=vantage)
+    state.services[lan.service] = sv
+    state.save()
+    run(["ip", "netns", "add", ns])
+    run(["ip", "-n", ns, "link", "set", "lo", "up"])
+    run(["ip", "link", "add", lan.name, "netns", lan.node, "type", "veth", "peer", "name", "eth0", "netns", ns])
+    run(["ip", "-n", lan.node, "link", "set", lan.name, "up"])
+    run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+    if lan.ipv4 is not None:
+        run(["ip", "-n", ns, "addr", "add", f"{lan.address4}/{lan.ipv4.network.prefixlen}", "dev", "eth0"])
+        run(["ip", "-n", ns, "route", "add", "default", "via", str(lan.ipv4.ip), "dev", "eth0"])
+    if lan.ipv6 is not None:
+        run(["ip", "-n", ns, "-6", "addr", "add", f"{lan.address6}/{lan.ipv6.network.prefixlen}", "dev", "eth0",
+             "nodad"])
+        run(["ip", "-n", ns, "-6", "route", "add", "default", "via", str(lan.ipv6.ip), "dev", "eth0"])
+
+
+def service_listening(pid: int | None, port: int) -> bool:
+    """Whether process ``pid`` has a TCP socket listening on ``port`` (read from its own namespace's /proc)."""
+    if not pid or not pid_alive(pid):
+        return False
+    for table in ("tcp6", "tcp"):
+        try:
+            rows = [line.split() for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]]
+        except OSError:
+            continue
+        if any(r[1].endswith(f":{port:04X}") and r[3] == "0A" for r in rows):  # 0A: LISTEN
+            return True
+    return False
+
+
+def _spawn_service(state: LabState, name: str) -> subprocess.Popen[bytes]:
+    sv = state.services[name]
+    with open(Path(state.root) / f"svc-{name}.log", "a") as log:
+        proc = subprocess.Popen(["ip", "netns", "exec", sv.ns, sys.executable, "-m", "egov.lab.service", "--name",
+                                 name, "--kind", sv.kind, "--port", str(sv.port), "--path", sv.path],
+                                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+    sv.pid = proc.pid  # `ip netns exec` execs the server: same pid
+    state.save()
+    return proc
+
+
+def _await_service(state: LabState, name: str, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    sv = state.services[name]
+    deadline = time.monotonic() + timeout
+    while not service_listening(proc.pid, sv.port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            last = (Path(state.root) / f"svc-{name}.log").read_text().strip().splitlines()[-1:] or ["no output"]
+            raise EgovError.one(f"service {name}", "", f"did not start listening on port {sv.port}: {last[0]}",
+                                f"see {Path(state.root) / f'svc-{name}.log'}")
+        time.sleep(0.05)
+
+
+def start_service(state: LabState, name: str) -> int:
+    """Start a hosted service's server in its namespace (unless it runs); its pid, once it listens."""
+    sv = state.services[name]
+    if sv.pid and pid_alive(sv.pid):
+        return sv.pid
+    proc = _spawn_service(state, name)
+    _await_service(state, name, proc)
+    return proc.pid
+
+
+def stop_service(state: LabState, name: str, grace: float = 3.0) -> None:
+    """Stop a hosted service's server (SIGTERM, SIGKILL after ``grace`` seconds)."""
+    sv = state.services[name]
+    pid = sv.pid
+    if pid and pid_alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _kill(pid, signal.SIGKILL)
+    sv.pid = None
+    state.save()
 
 
 def mgmt_settings(rendered: dict[str, str], host: str) -> tuple[list[str], list[str]]:
@@ -260,27 +449,56 @@ def mgmt_settings(rendered: dict[str, str], host: str) -> tuple[list[str], list[
 
 
 def start_router_daemons(state: LabState, host: str) -> None:
-    """FRR (through its own frrinit.sh and watchfrr), sshd and snmpd inside the router; skips what runs."""
+    """snmpd, FRR (through its own frrinit.sh and watchfrr) and sshd inside the router; skips what runs.
+
+    snmpd goes first: it is the AgentX master FRR's zebra and isisd register with at start (a subagent
+    that finds no master retries only every 15 s). snmpd reads the rendered file, then its persistent
+    file, so engineBoots counts restarts as on a device.
+    """
     rs = state.routers[host]
     rdir = Path(rs.dir)
+    if not pid_alive(read_pid(str(rdir / "snmpd.pid")) or 0):
+        lab_conf = Path(state.root) / "snmpd-lab.conf"  # absent in a lab built by an older egov
+        confs = [rdir / "snmpd.conf", *([lab_conf] if lab_conf.exists() else []), rdir / "snmp" / "snmpd.conf"]
+        run(in_router(host, rs.uts, ["/usr/sbin/snmpd", "-C", "-c", ",".join(map(str, confs)), "-p",
+                                     str(rdir / "snmpd.pid"), "-Lf", str(rdir / "snmpd.log"), "-u", "Debian-snmp",
+                                     "-g", "Debian-snmp", "-I", "-smux"]),
+            env={"MIBS": "", "SNMP_PERSISTENT_DIR": str(rdir / "snmp")})
+        if lab_conf.exists():
+            _shorten_iftable_cache(state, host)
     if not pid_alive(read_pid(f"/var/run/frr/{host}/watchfrr.pid") or 0):
-        run(in_router(host, rs.uts, ["/usr/lib/frr/frrinit.sh", "start", host]), timeout=60)
+        run(in_router(host, rs.uts, ["/usr/lib/frr/frrinit.sh", "start", host]), timeout=60,
+            env={"SNMPCONFPATH": str(rdir / "frr-snmp"), "SNMP_PERSISTENT_DIR": str(rdir / "frr-snmp"), "MIBS": ""})
     if not pid_alive(read_pid(str(rdir / "sshd.pid")) or 0):
         run(in_router(host, rs.uts, ["/usr/sbin/sshd", "-f", str(rdir / "sshd_config"), "-E",
                                      str(rdir / "sshd.log")]))
-    if not pid_alive(read_pid(str(rdir / "snmpd.pid")) or 0):
-        run(in_router(host, rs.uts, ["/usr/sbin/snmpd", "-C", "-c", str(rdir / "snmpd.conf"), "-p",
-                                     str(rdir / "snmpd.pid"), "-Lf", str(rdir / "snmpd.log"), "-u", "Debian-snmp",
-                                     "-g", "Debian-snmp", "-I", "-smux,mteTrigger,mteTriggerConf"]),
-            env={"MIBS": "", "SNMP_PERSISTENT_DIR": str(rdir / "snmp")})
 
 
-def _start_forwarder(state: LabState) -> None:
-    spec = []
+def _shorten_iftable_cache(state: LabState, host: str) -> None:
+    """ifTable cache 3 s -> 1 s in this router's snmpd (see LAB_SNMPD): link traps within about a second."""
+    rs = state.routers[host]
+    key = state.secrets()["lab_cache_key"]
+    run(in_router(host, rs.uts, ["snmpset", "-v3", "-l", "authPriv", "-u", LAB_CACHE_USER, "-a", "SHA-256", "-A", key,
+                                 "-x", "AES", "-X", key, "-t", "2", "-r", "2", f"udp:{rs.mgmt4.split('/')[0]}:161",
+                                 IFTABLE_CACHE_TIMEOUT_OID, "i", "1"]),
+        env={"MIBS": "", "SNMP_PERSISTENT_DIR": str(Path(rs.dir) / "snmp-client")})
+
+
+def _ip(iface: IPv4Interface | IPv6Interface | None) -> str | None:
+    return str(iface.ip) if iface is not None else None
+
+
+def _start_forwarder(state: LabState, hub_ips: list[str], sources: dict[str, str | None]) -> None:
+    spec: list[dict[str, object]] = []
     for rs in state.routers.values():
         ip4 = rs.mgmt4.split("/")[0]
         spec.append({"proto": "tcp", "port": rs.ssh_port, "to": [ip4, 22]})
         spec.append({"proto": "udp", "port": rs.snmp_port, "to": [ip4, 161]})
+    for ip in hub_ips:
+        spec.append({"proto": "trap", "listen": [ip, 162], "to": ["127.0.0.1", state.trap_port]})
+    for name, sv in state.services.items():
+        spec.append({"proto": "probe", "port": sv.probe_port, "to": [sv.address4 or sv.address6, sv.port],
+                     "netns": f"/run/netns/{sv.vantage}", "source": sources.get(name)})
     root = Path(state.root)
     (root / "forward.json").write_text(json.dumps(spec))
     ready = root / "forward.ready"
@@ -296,7 +514,8 @@ def _start_forwarder(state: LabState) -> None:
         if proc.poll() is not None or time.monotonic() > deadline:
             first = (root / "forward.log").read_text().strip().splitlines()[-1:] or ["no output"]
             raise EgovError.one("egov.lab.forward", "", f"forwarder did not start: {first[0]}",
-                                "free the 127.0.0.1 ports 22001+ and 16101+, then `egov lab up` again")
+                                f"free the 127.0.0.1 ports {SSH_BASE + 1}+, {SNMP_BASE + 1}+ and {PROBE_BASE + 1}+, "
+                                "then `egov lab up` again")
         time.sleep(0.05)
 
 
@@ -316,6 +535,12 @@ def down(state: LabState | None = None, progress: Progress | None = None) -> int
         return 0
     step = progress or (lambda _what, _i, _n: None)
     _kill(state.forwarder_pid)
+    for sv in state.services.values():
+        _kill(sv.pid, signal.SIGKILL)
+        if Path(f"/run/netns/{sv.ns}").exists():
+            for p in run(["ip", "netns", "pids", sv.ns], check=False).stdout.split():
+                _kill(int(p), signal.SIGKILL)
+            run(["ip", "netns", "del", sv.ns], check=False)
     n = len(state.routers)
     for i, (host, rs) in enumerate(state.routers.items(), start=1):
         if Path(f"/run/netns/{host}").exists():

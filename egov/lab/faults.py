@@ -5,6 +5,8 @@
   only BFD catches. Done with a netdev *egress* drop on both ends: an ingress drop would not stop IS-IS,
   whose packet socket sees frames before netfilter ingress.
 - node down/up: every daemon of the router stopped (FRR, sshd, snmpd) / started again.
+- service down/up: a hosted service's server process stopped / started again (its namespace, address
+  and router stay): the service host failing while the backbone is fine.
 """
 
 from __future__ import annotations
@@ -109,3 +111,20 @@ def node_fault(state: LabState, host: str, action: str) -> dict:
     else:
         raise EgovError.one("egov lab fault node", action, "unknown action", "use down or up")
     return _log(state, kind="node", action=action, router=host)
+
+
+def service_fault(state: LabState, name: str, action: str) -> dict:
+    from egov.lab.build import start_service, stop_service
+
+    if name not in state.services:
+        known = ", ".join(state.services) or "none"
+        raise EgovError.one("egov lab fault service", name, f"no such hosted service in the lab (it has: {known})",
+                            "name one of the profile's hosted_services")
+    if action == "down":
+        stop_service(state, name)
+    elif action == "up":
+        start_service(state, name)
+    else:
+        raise EgovError.one("egov lab fault service", action, "unknown action", "use down or up")
+    sv = state.services[name]
+    return _log(state, kind="service", action=action, service=name, router=sv.router, ns=sv.ns)

@@ -92,7 +92,7 @@ def _pss_kb(pid: str) -> int:
 
 def lab_pids(state: LabState) -> list[str]:
     pids: list[str] = []
-    for host in [*state.routers, state.hub]:
+    for host in [*state.routers, state.hub, *(sv.ns for sv in state.services.values())]:
         pids += run(["ip", "netns", "pids", host], check=False).stdout.split()
     if state.forwarder_pid:
         pids.append(str(state.forwarder_pid))

@@ -1,9 +1,11 @@
-"""`egov lab status`: routers, daemons, IS-IS adjacencies and BFD sessions against what the plan implies."""
+"""`egov lab status`: routers, daemons, IS-IS adjacencies and BFD sessions against what the plan implies;
+hosted services (running, and reachable through their probe port from their vantage router)."""
 
 from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -33,6 +35,57 @@ class RouterStatus:
     def ok(self) -> bool:
         return (self.ns and all(self.daemons.values()) and self.adjacencies_up >= self.adjacencies_expected
                 and self.bfd_up >= self.bfd_expected)
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    ns: bool
+    router: str
+    vantage: str
+    address4: str | None
+    address6: str | None
+    port: int
+    probe_port: int
+    up: bool = False  # its server runs and listens
+    reachable: bool = False  # a probe through 127.0.0.1:probe_port, from the vantage router, got its answer
+
+    @property
+    def ok(self) -> bool:
+        return self.ns and self.up
+
+
+def probe(port: int, kind: str, path: str, timeout: float = 2.0) -> bool:
+    """One probe through the forwarder: HTTP 200 on ``path``, or (tcp) the service's banner line.
+
+    Connecting alone proves nothing here: the forwarder accepts first, then connects from the vantage
+    router, and resets the client when that fails.
+    """
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            if kind == "http":
+                s.sendall(f"GET {path} HTTP/1.0\r\nHost: lab\r\n\r\n".encode())
+            first = s.makefile("rb").readline(256)
+    except OSError:
+        return False
+    if kind == "http":
+        return first.startswith(b"HTTP/") and first.split()[1:2] == [b"200"]
+    return bool(first.strip())
+
+
+def service_status(state: LabState, name: str) -> ServiceStatus:
+    from egov.lab.build import service_listening
+
+    sv = state.services[name]
+    st = ServiceStatus(name=name, ns=Path(f"/run/netns/{sv.ns}").exists(), router=sv.router, vantage=sv.vantage,
+                       address4=sv.address4, address6=sv.address6, port=sv.port, probe_port=sv.probe_port)
+    st.up = st.ns and service_listening(sv.pid, sv.port)
+    st.reachable = probe(sv.probe_port, sv.kind, sv.path)
+    return st
+
+
+def services_status(state: LabState) -> list[ServiceStatus]:
+    return [service_status(state, name) for name in state.services]
 
 
 def vtysh(state: LabState, host: str, command: str, timeout: float = 15) -> str:
@@ -84,12 +137,16 @@ def wait_converged(state: LabState, timeout: float) -> tuple[float, list[RouterS
         time.sleep(1)
 
 
-def as_json(state: LabState, statuses: list[RouterStatus]) -> dict:
+def as_json(state: LabState, statuses: list[RouterStatus], services: list[ServiceStatus] | None = None) -> dict:
+    services = services or []
     return {
         "profile": state.profile,
         "bare": state.bare,
-        "ok": all(s.ok for s in statuses),
+        "ok": all(s.ok for s in statuses) and all(v.ok for v in services),
         "routers": [dict(asdict(s), ok=s.ok) for s in statuses],
+        "services": [dict(asdict(v), ok=v.ok) for v in services],
+        "trap_port": state.trap_port,
         "fault_log": str(state.fault_log),
         "ssh_key": str(state.ssh_key),
+        "secrets": str(state.secrets_file),
     }

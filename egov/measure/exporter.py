@@ -177,7 +177,7 @@ def router_families(targets: Iterable[Target], polls: dict[str, Poll], states: d
             speed.add_metric(ll, i.speed_bps)
             for attr, fam in counters.items():
                 fam.add_metric(ll, getattr(i, attr))
-            if p.isis is not None and pi.name in p.isis:
+            if p.isis is not None and pi.name in p.isis and not pi.passive:
                 adj.add_metric(ll, 1 if p.isis[pi.name] else 0)
     for (target, reason), n in sorted(errors.items()):
         if target in {t.router for t in targets}:

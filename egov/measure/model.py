@@ -47,6 +47,8 @@ class PlannedInterface:
     name: str
     peer: str
     link: str
+    #: a passive IS-IS interface (a hosted service's LAN): no adjacency is expected on it
+    passive: bool = False
 
 
 @dataclass(frozen=True, slots=True)

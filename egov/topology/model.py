@@ -84,10 +84,11 @@ class ServiceLan:
     def description(self) -> str:
         return f"service {self.service} ({self.kind} {self.service_port})"
 
-    def url(self, address: str | None = None) -> str:
-        host = address or self.address4 or f"[{self.address6}]"
-        return f"http://{host}:{self.service_port}{self.path}" if self.kind == "http" else \
-            f"tcp://{host}:{self.service_port}"
+    def url(self, host: str | None = None, port: int | None = None) -> str:
+        """Where a probe goes: the service itself, or ``host:port`` in front of it (the lab's relay)."""
+        host = host or self.address4 or f"[{self.address6}]"
+        port = port or self.service_port
+        return f"http://{host}:{port}{self.path}" if self.kind == "http" else f"tcp://{host}:{port}"
 
 
 @dataclass(slots=True)

@@ -14,6 +14,8 @@ import pytest
 from conftest import egov
 
 NEEDED = ["vtysh", "snmpd", "sshd", "ip", "nft", "iperf3", "fping", "snmpbulkwalk", "ssh"]
+#: stdout of the last `egov lab up` of the fixture (its summary lines are part of the contract)
+UP_OUTPUT: dict[str, str] = {}
 SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
             "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
 
@@ -27,6 +29,8 @@ def lab_available() -> str | None:
         return f"missing {', '.join(missing)}; run ./bootstrap.sh (it installs them)"
     if not Path("/usr/lib/frr/frrinit.sh").exists():
         return "Debian frr is not installed; run ./bootstrap.sh"
+    if next(Path("/usr/lib").glob("*/frr/modules/isisd_snmp.so"), None) is None:
+        return "Debian frr-snmp is not installed; run ./bootstrap.sh"
     return None
 
 
@@ -64,6 +68,7 @@ def lab_up():
     if why:
         pytest.skip(why)
     r = egov("lab", "up", "--profile", "lab", "--wait", "90")
+    UP_OUTPUT["stdout"] = r.stdout
     if r.returncode != 0:
         egov("lab", "down")
         raise AssertionError(f"egov lab up failed:\n{r.stdout}\n{r.stderr}")

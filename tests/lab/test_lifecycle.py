@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -32,14 +33,15 @@ def _netns() -> set[str]:
 
 
 def _lab_processes(routers: set[str]) -> list[str]:
-    """Processes of the lab: FRR daemons of its pathspaces, its sshd/snmpd, its forwarder."""
+    """Processes of the lab: FRR daemons of its pathspaces, its sshd/snmpd, its forwarder, its services."""
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if "/run/egov/lab" in cmd or "egov.lab.forward" in cmd or any(f"-N {r} " in cmd + " " for r in routers):
+        if ("/run/egov/lab" in cmd or "egov.lab.forward" in cmd or "egov.lab.service" in cmd
+                or any(f"-N {r} " in cmd + " " for r in routers)):
             found.append(f"{pid}: {cmd}")
     return found
 
@@ -84,6 +86,9 @@ def test_bare_routers_have_only_hostname_and_management(needs_lab):
     assert "eth1" in sh(["ip", "-n", "sn-xa-yt", "link", "show"]).stdout  # links exist, unconfigured
     doc = egov("lab", "status", "--json")
     assert doc.returncode == 0, doc.stdout  # a bare lab expects no adjacencies
+    # the portal runs, but nothing routes to it until the change pipeline configures its router
+    (portal,) = json.loads(doc.stdout)["services"]
+    assert portal["name"] == "portal" and portal["up"] and not portal["reachable"]
 
 
 def test_down_removes_everything_and_only_that():
@@ -92,12 +97,14 @@ def test_down_removes_everything_and_only_that():
     state = LabState.load()
     assert state is not None
     routers = set(state.routers)
+    services = {sv.ns for sv in state.services.values()}
+    assert services == {"svc-portal"}  # the lab profile's hosted service runs in the bare lab too
     sh(["ip", "netns", "add", "egov-test-bystander"])  # not the lab's: must survive
     try:
         r = egov("lab", "down")
         assert r.returncode == 0 and "15 routers removed" in r.stdout
         left = _netns()
-        assert not (left & (routers | {"egov-mgmt"})) and "egov-test-bystander" in left
+        assert not (left & (routers | services | {"egov-mgmt"})) and "egov-test-bystander" in left
         assert _lab_processes(routers) == []
         assert not [h for h in routers if Path(f"/etc/frr/{h}").exists() or Path(f"/var/run/frr/{h}").exists()]
         assert not Path(state.root).exists() and not STATE_FILE.exists()

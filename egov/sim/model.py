@@ -1,0 +1,252 @@
+"""What VRP8 and Comware 7 devices share: a config tree, a clock, commit history, sessions.
+
+A simulated device knows nothing of SSH: a :class:`Session` takes one input line and returns the
+text the router would print, then :meth:`Session.prompt` says what it prints next. Questions
+(``[Y/N]:``, ``[Y(yes)/N(no)/C(cancel)]:``) are session state: the next line answers them, as on
+the real CLI. Timers (a VRP8 trial, a Comware commit delay) run on a :class:`SimClock` that tests
+can move forward; they fire whenever the device is touched and from the server's ticker.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+
+
+class SimClock:
+    """Wall time plus an offset tests can advance (the VRP trial minimum is 60 s)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@dataclass(slots=True)
+class Node:
+    """One configuration line; a view line (``interface X``) has children."""
+
+    text: str
+    view: bool = False
+    sep: bool = False  # a '#' separated it from the line before (kept so the display matches)
+    children: list["Node"] = field(default_factory=list)
+
+    def child(self, text: str) -> "Node | None":
+        for c in self.children:
+            if c.text == text:
+                return c
+        return None
+
+
+#: lines a new value replaces instead of adding to (one description, one primary address, ...);
+#: anything else is identified by its whole text
+_SINGLE = re.compile(
+    r"^(?:shutdown|description|bandwidth|sysname|router id|clock timezone|is-level|cost-style|is-name"
+    r"|timer (?:lsp-generation|lsp-max-age|lsp-refresh|spf)|isis (?:ipv6 )?cost|isis circuit-type"
+    r"|isis circuit-level|isis timer hello|isis timer holding-multiplier|isis (?:ipv6 )?bfd min-tx-interval"
+    r"|bfd min-transmit-interval|bfd min-receive-interval|bfd detect-multiplier|ip binding vpn-instance"
+    r"|idle-timeout|user privilege level|authentication-mode|protocol inbound|snmp-agent sys-info contact"
+    r"|snmp-agent sys-info location|password|ssh server cipher|ssh server hmac|ssh server key-exchange"
+    r"|ssh server dh-exchange|service-type|rule \d+|local-user \S+ password|local-user \S+ service-type"
+    r"|local-user \S+ user-group|snmp-agent protocol source-interface|ssh server-source"
+    r"|snmp-agent usm-user v3 \S+ authentication-mode|snmp-agent usm-user v3 \S+ privacy-mode"
+    r"|snmp-agent usm-user v3 \S+ group|snmp-agent usm-user v3 \S+ acl)\b"
+    r"|^ip address (?!.*\bsub$)")
+
+
+def line_key(text: str) -> str:
+    """What a line sets: lines with the same key replace each other."""
+    t = text[5:] if text.startswith("undo ") else text
+    m = _SINGLE.match(t)
+    return m.group(0).strip() if m else t
+
+
+def apply_line(parent: Node, text: str, view: bool, sep: bool) -> Node:
+    """Add or replace ``text`` under ``parent``; an ``undo`` removes what it names. Returns the node."""
+    if view:
+        node = parent.child(text)
+        if node is None:
+            node = Node(text, view=True, sep=sep)
+            parent.children.append(node)
+        return node
+    if text.startswith("undo "):
+        target = text[5:]
+        before = len(parent.children)
+        parent.children = [c for c in parent.children
+                           if not (c.text == target or c.text.startswith(target + " "))]
+        removed = before != len(parent.children)
+        if removed and not target.startswith("shutdown"):
+            return parent
+    key = line_key(text)
+    for i, c in enumerate(parent.children):
+        if not c.view and line_key(c.text) == key:
+            parent.children[i] = Node(text, sep=c.sep or sep)
+            return parent.children[i]
+    node = Node(text, sep=sep)
+    parent.children.append(node)
+    return node
+
+
+def flatten(root: Node) -> list[tuple[tuple[str, ...], str]]:
+    """(view path, line) for every line, views included as their own entries."""
+    out: list[tuple[tuple[str, ...], str]] = []
+
+    def walk(n: Node, path: tuple[str, ...]) -> None:
+        for c in n.children:
+            out.append((path, c.text))
+            if c.view:
+                walk(c, path + (c.text,))
+
+    walk(root, ())
+    return out
+
+
+def diff_trees(old: Node, new: Node, indent: str = " ") -> list[str]:
+    """``+``/``-`` lines with their view headers kept, the way VRP's candidate diff prints them."""
+    out: list[str] = []
+
+    def walk(a: Node | None, b: Node | None, depth: int, header: list[str]) -> None:
+        achildren = a.children if a else []
+        bchildren = b.children if b else []
+        amap = {c.text: c for c in achildren}
+        bmap = {c.text: c for c in bchildren}
+        pending = list(header)
+
+        def emit(line: str) -> None:
+            nonlocal pending
+            if pending:
+                out.extend(pending)
+                pending = []
+            out.append(line)
+
+        for c in achildren:
+            if c.text not in bmap:
+                emit(f"-{indent * depth}{c.text}")
+                if c.view:
+                    for sub in _lines(c, depth + 1, indent):
+                        emit("-" + sub)
+        for c in bchildren:
+            if c.text not in amap:
+                if c.view and not c.children and c.text.startswith("interface "):
+                    from egov.sim.cli import physical
+                    if physical(c.text):
+                        continue
+                emit(f"+{indent * depth}{c.text}")
+                if c.view:
+                    for sub in _lines(c, depth + 1, indent):
+                        emit("+" + sub)
+            elif c.view:
+                before = len(out)
+                walk(amap[c.text], c, depth + 1, pending + [f" {indent * depth}{c.text}"])
+                if len(out) > before:
+                    pending = []
+
+    walk(old, new, 0, [])
+    return out
+
+
+def _lines(n: Node, depth: int, indent: str) -> list[str]:
+    out = []
+    for c in n.children:
+        out.append(f"{indent * depth}{c.text}")
+        if c.view:
+            out.extend(_lines(c, depth + 1, indent))
+    return out
+
+
+def same_config(a: Node, b: Node) -> bool:
+    return not diff_trees(a, b)
+
+
+@dataclass(slots=True)
+class Commit:
+    """One point of the commit history (VRP8) or archive (Comware)."""
+
+    id: str
+    label: str
+    user: str
+    kind: str        # CLI | ROLLBACK | TRIAL-ROLLBACK | REPLACE
+    when: float
+    description: str
+    before: Node
+    after: Node
+
+
+@dataclass(slots=True)
+class Question:
+    """A pending question: the next line answers it."""
+
+    text: str
+    choices: str          # "YN" or "YNC"
+    answer: Callable[[str], str]
+
+
+@dataclass(slots=True)
+class Faults:
+    """Fault switches set by ``egov sim fault``."""
+
+    reject_line: int = 0          # the Nth configuration line of each session is rejected
+    fail_commit: bool = False     # commit answers with an error, nothing changes
+    drop_after_trial: bool = False  # the session is cut right after a trial commit
+    unreachable: bool = False     # SSH connections are refused
+    rollback_leftover: bool = False  # rollbacks leave one difference behind
+
+    def active(self) -> list[str]:
+        out = []
+        if self.reject_line:
+            out.append(f"reject-line {self.reject_line}")
+        for name in ("fail_commit", "drop_after_trial", "unreachable", "rollback_leftover"):
+            if getattr(self, name):
+                out.append(name.replace("_", "-"))
+        return out
+
+
+class Device:
+    """State shared by every session of one router."""
+
+    platform = ""
+
+    def __init__(self, hostname: str, clock: SimClock | None = None, fabric: "object | None" = None):
+        self.hostname = hostname
+        self.clock = clock or SimClock()
+        self.fabric = fabric
+        self.running = Node("")
+        self.history: list[Commit] = []
+        self.files: dict[str, str] = {}
+        self.faults = Faults()
+        self.lock = threading.RLock()
+        self.sessions = 0
+        self.log: list[str] = []  # what happened on its own (timers), newest last
+        self.drop_requested: set[int] = set()
+        self.load(f"sysname {hostname}")
+
+    # --- config text -------------------------------------------------------------------------
+    def load(self, text: str) -> list[tuple[int, str, str]]:
+        """Parse a config text straight into running (startup config); returns rejected lines."""
+        tree, errors = self.parse(text)
+        self.running = tree
+        return errors
+
+    def parse(self, text: str) -> tuple[Node, list[tuple[int, str, str]]]:
+        raise NotImplementedError
+
+    def render(self, root: Node) -> str:
+        raise NotImplementedError
+
+    def tick(self) -> None:
+        """Fire timers that are due."""
+
+    def snapshot(self) -> Node:
+        return copy.deepcopy(self.running)
+
+
+def blocks(lines: Iterable[str]) -> list[str]:
+    return [ln.rstrip() for ln in lines]

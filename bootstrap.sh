@@ -47,7 +47,7 @@ if ! .venv/bin/python -c "import egov, pytest" >/dev/null 2>&1 \
    || [ pyproject.toml -nt .venv/.egov-installed ]; then
   echo "bootstrap: installing egov and its Python dependencies into .venv"
   if ! { .venv/bin/python -m pip install -q --disable-pip-version-check -U pip \
-         && .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'; } > .venv/pip.log 2>&1; then
+         && .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,lint]'; } > .venv/pip.log 2>&1; then
     cat .venv/pip.log >&2
     echo "bootstrap: pip install failed (log above, also in .venv/pip.log)" >&2
     exit 1

@@ -133,6 +133,7 @@ class Poller:
             except BaseException as exc:  # noqa: BLE001 - every failure becomes a reason
                 if isinstance(exc, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
                     raise
+                reason: Reason
                 if isinstance(exc, asyncio.TimeoutError) and time.perf_counter() - t0 >= self.deadline:
                     reason, detail = "timeout", f"no complete answer within {self.deadline:.0f} s"
                 else:

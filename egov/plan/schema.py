@@ -67,13 +67,9 @@ def one_line(value: str) -> str:
     """Refuse what would break out of the config line a value lands on (see docs/free-text.md)."""
     for ch in value:
         if unicodedata.category(ch) in _NOT_TEXT:
-            name = _CONTROL_NAMES.get(ch) or unicodedata.name(ch, "control character")
+            name = _CONTROL_NAMES.get(ch) or unicodedata.name(ch, None) or "control character"
             raise ValueError(f"contains U+{ord(ch):04X} ({name.lower()}); free text must be one printable line")
     return value
-
-
-def _text(max_length: int) -> Any:
-    return Annotated[str, AfterValidator(one_line), Field(max_length=max_length)]
 
 
 def _strict_text(value: Any) -> Any:
@@ -88,9 +84,9 @@ SiteId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{0,15}$")]
 TierName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,15}$")]
 PlatformName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 #: free text that lands in device configs (site names, SNMP location and contact): one line
-ConfigText = _text(255)
+ConfigText = Annotated[str, AfterValidator(one_line), Field(max_length=255)]
 #: free text kept in the profile only (descriptions, seed references)
-NoteText = _text(1000)
+NoteText = Annotated[str, AfterValidator(one_line), Field(max_length=1000)]
 #: a DNS domain (RFC 1123 labels), as it lands in `ip domain name` / `domain-name`
 DomainName = Annotated[str, Field(
     max_length=253, pattern=r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")]
@@ -372,7 +368,8 @@ class Profile(Strict):
                 raise ValueError(f"tier {name!r} needs a bandwidth (its links to tier {t.parent!r})")
         # reject cycles: walk up from each tier
         for name in tiers:
-            seen, cur = set(), name
+            seen: set[str] = set()
+            cur: str | None = name
             while cur is not None:
                 if cur in seen:
                     raise ValueError(f"tier {name!r} is in a parent cycle")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from egov.errors import EgovError, Problem
+from egov.render.sha512crypt import sha512_crypt
 
 #: vault key -> environment variable
 FIELDS = {
@@ -42,11 +42,7 @@ class Secrets:
         if self.placeholder:
             return PLACEHOLDER.format("admin_password_sha512")
         salt = hmac.new(self.admin_password.encode(), b"egov-junos-salt", hashlib.sha256).hexdigest()[:16]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import crypt  # stdlib until 3.13; glibc does the hashing
-
-        return crypt.crypt(self.admin_password, f"$6${salt}$")
+        return sha512_crypt(self.admin_password, salt)
 
     def values(self) -> list[str]:
         """Every secret string, for masking in logs and backups."""
@@ -109,4 +105,5 @@ def load_secrets(vault: Path | None = None, password_file: Path | None = None, d
                                     f"set {FIELDS[key]} without spaces or quotes"))
     if problems:
         raise EgovError(problems)
-    return Secrets(**{k: values[k] for k in FIELDS})
+    return Secrets(snmp_auth_key=values["snmp_auth_key"], snmp_priv_key=values["snmp_priv_key"],
+                   admin_password=values["admin_password"])

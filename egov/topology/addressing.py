@@ -28,7 +28,7 @@ from egov.errors import EgovError, Problem
 from egov.plan.load import LoadedProfile, display_path
 from egov.platforms import PLATFORMS
 from egov.topology.expand import circuit_level
-from egov.topology.model import Interface, Link, Topology
+from egov.topology.model import Interface, Link, Role, Topology
 
 LOCK_VERSION = 1
 IPNet = IPv4Network | IPv6Network
@@ -486,6 +486,8 @@ def _attach(topo: Topology, link: Link) -> None:
         off = 0 if link.ipv6.prefixlen == 127 else 1
         v6a = ipaddress.IPv6Interface((base6 + off, link.ipv6.prefixlen))
         v6b = ipaddress.IPv6Interface((base6 + off + 1, link.ipv6.prefixlen))
+    role_a: Role
+    role_b: Role
     role_a, role_b = ("peer", "peer") if link.kind == "peer" else ("downlink", "uplink")
     common: dict[str, Any] = dict(link=link.key, tier=link.tier, bandwidth_bps=link.bandwidth_bps,
                                   metric=link.metric, bfd_profile=link.tier, isis_circuit=circuit)

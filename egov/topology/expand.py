@@ -10,6 +10,8 @@ levels that cannot form an adjacency) are collected, not raised, so
 
 from __future__ import annotations
 
+from typing import Literal
+
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -171,7 +173,7 @@ def expand(loaded: LoadedProfile) -> tuple[Topology, list[Problem]]:
 
 
 def _add_link(links: list[Link], seen: set[str], problems: list[Problem], where: Callable[[str], str], ctx: _SiteCtx,
-              nodes: dict[str, Node], a: str, b: str, n: int, kind: str, tier: Tier, tier_name: str,
+              nodes: dict[str, Node], a: str, b: str, n: int, kind: Literal["uplink", "peer"], tier: Tier, tier_name: str,
               bw: int, required: int, prof: Profile) -> None:
     if a not in nodes or b not in nodes:
         return

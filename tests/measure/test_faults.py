@@ -47,7 +47,7 @@ def healthy(net: Network, at: float, uptime_s: float = 86400.0, down: dict[str, 
             polls.append(Poll(r, at, False, 2.0, "timeout", "no answer"))
             continue
         ifaces = {}
-        for idx, (nb, _nb_if, key) in enumerate(net.neighbours[r], start=2):
+        for idx, (_nb, _nb_if, key) in enumerate(net.neighbours[r], start=2):
             link = net.links[key]
             name = link.a_if if link.a == r else link.b_if
             went = (down or {}).get(r, {}).get(name)

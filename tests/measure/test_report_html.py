@@ -82,7 +82,7 @@ def report_html(tmp_path, lab_yaml) -> Path:
                    "T-1,link,sn-a~sn-xa-a,2024-03-01T10:00:00+08:00,2024-03-01T11:30:00+08:00,false\n"
                    "T-2,router,sn-xa-yt,2024-03-02T10:00:00+08:00,2024-03-02T14:00:00+08:00,false\n"
                    "T-3,service,portal,2024-05-03T10:00:00+08:00,2024-05-23T10:30:00+08:00,false\n"  # 480.5 h
-                   
+
                    "T-4,router,sn-bj-jt,2024-09-30T23:00:00+08:00,2024-10-01T01:00:00+08:00,false\n")
     assert egov("faults", "import", str(csv), "--profile", str(lab_yaml), env=env).returncode == 0
     out = tmp_path / "report" / "sla-2024.html"

@@ -46,6 +46,7 @@ def _add_lab() -> None:
     app.add_typer(faults_app, name="faults")
     app.add_typer(maintenance_app, name="maintenance")
     app.add_typer(__import__("egov.cli.cloud", fromlist=["cloud_app"]).cloud_app, name="cloud")
+    app.add_typer(__import__("egov.cli.sim", fromlist=["sim_app"]).sim_app, name="sim")
 
 # shared pieces live in egov.cli.common; these names stay importable from here for older callers
 _fail = fail

@@ -1,8 +1,10 @@
-"""What the toolkit knows about each network OS: names, drivers, transports.
+"""What the toolkit knows about each network OS: names, drivers, transports, secrets, getters.
 
 One small table instead of per-vendor branches in code; templates hold the
 syntax, this holds the facts every stage needs (interface naming for the plan,
-drivers for change, transports for backups).
+the main template and password hashing for render, drivers, transports, the
+running-config command, secret masking and the getters verification may use
+for change). A new vendor is a row here, a template folder and a NAPALM driver.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Literal
 
 from anyascii import anyascii
 
@@ -34,6 +37,30 @@ class TextRule:
 
 _WS = re.compile(r"\s+")
 
+#: how egov talks to a device: a transactional NAPALM driver, or netmiko (backup and show only)
+Transport = Literal["napalm", "netmiko"]
+#: NAPALM getters every core driver has; verification uses them where the plan expects state
+CORE_GETTERS = ("get_facts", "get_interfaces", "get_interfaces_ip", "ping")
+#: post-check name (``--accept-unchecked``) -> the getters it needs
+CHECK_GETTERS: dict[str, tuple[str, ...]] = {
+    "interfaces": ("get_interfaces", "get_interfaces_ip"),
+    "isis": ("get_isis_neighbors",),
+    "bfd": ("get_bfd_peers",),
+    "ping": ("ping",),
+}
+
+#: config lines that carry secrets, per syntax family: (pattern, groups holding a secret)
+_NET_SNMP = r'^(\s*createUser\s+\S+\s+\S+\s+)("[^"]*"|\S+)(\s+\S+\s+)("[^"]*"|\S+)'
+MASKS: dict[str, tuple[str, ...]] = {
+    "frr": (_NET_SNMP, r"(\b(?:secret|password)\s+\d+\s+)(\S+)"),
+    "huawei_vrp": (r"(\bcipher\s+)(\S+)", r"(\bpassword\s+(?:simple|cipher|hash|irreversible-cipher)\s+)(\S+)"),
+    "h3c_comware": (r"(\bpassword\s+(?:simple|cipher|hash|irreversible-cipher)\s+)(\S+)",
+                    r"((?:authentication-mode|privacy-mode)\s+\S+\s+)(\S+)"),
+    "cisco_iosxe": (r"(\b(?:secret|password)\s+\d+\s+)(\S+)", r"(\bscrypt\s+secret\s+)(\S+)",
+                    r"(\b(?:auth|priv)\s+(?:sha(?:-2\s+256)?|aes\s+\d+)\s+)(\S+)"),
+    "juniper_junos": (r'(\b(?:encrypted-password|authentication-password|privacy-password)\s+)("[^"]*"|\S+)',),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Platform:
@@ -47,6 +74,30 @@ class Platform:
     netmiko_device_type: str
     ansible_network_os: str
     text: TextRule
+    #: napalm (transactional: plan, apply, verify, rollback) or netmiko (backup and show only)
+    transport: Transport = "napalm"
+    #: the command that prints the running configuration (netmiko backups)
+    show_running: str = "show running-config"
+    #: the template in templates/<name>/ that becomes <hostname>.cfg
+    main_template: str = "device.j2"
+    #: the admin password goes into the config as a SHA-512 crypt hash (else the template hashes)
+    password_hash: bool = False
+    #: the NAPALM getters its driver implements, beyond CORE_GETTERS
+    extra_getters: tuple[str, ...] = ()
+
+    @property
+    def getters(self) -> tuple[str, ...]:
+        return CORE_GETTERS + self.extra_getters
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        """The post-checks (interfaces, isis, bfd, ping) its getters can run."""
+        return tuple(c for c, need in CHECK_GETTERS.items() if all(g in self.getters for g in need))
+
+    @property
+    def masks(self) -> tuple[str, ...]:
+        """Regexes of its secret-bearing config lines (egov.change.mask applies them)."""
+        return MASKS.get(self.name, ())
 
     def port_name(self, port: int) -> str:
         return self.port_format.format(port=port)
@@ -89,18 +140,24 @@ PLATFORMS: dict[str, Platform] = {
         # FRR on Linux (white-box and the lab): vtysh is the CLI; netmiko drives it as IOS-like.
         Platform("frr", "FRRouting", "FRR 8.4 on Debian 12", "eth{port}", "lo", "mgmt0",
                  "frr", "cisco_ios", "frr.frr.frr",
-                 TextRule(True, {"description": 200, "snmp": 255, "comment": 200})),
+                 TextRule(True, {"description": 200, "snmp": 255, "comment": 200}),
+                 main_template="frr.conf.j2", extra_getters=(
+                     "get_isis_neighbors", "get_bfd_peers", "get_interfaces_counters", "get_arp_table",
+                     "get_ipv6_neighbors_table", "get_lldp_neighbors", "get_route_to", "get_ntp_servers",
+                     "get_snmp_information", "get_users", "get_config")),
         Platform("huawei_vrp", "Huawei", "VRP 8 (NE40E/NE8000)", "GigabitEthernet0/1/{port}",
                  "LoopBack0", "GigabitEthernet0/0/0", "huawei_vrp", "huawei_vrpv8", "community.network.ce",
-                 TextRule(False, {"description": 242, "snmp": 255, "comment": 200})),
+                 TextRule(False, {"description": 242, "snmp": 255, "comment": 200}),
+                 transport="netmiko", show_running="display current-configuration"),
         Platform("h3c_comware", "H3C", "Comware 7 (SR/MSR)", "GigabitEthernet1/0/{port}",
                  "LoopBack0", "M-GigabitEthernet0/0/0", "h3c_comware", "hp_comware", "community.network.comware",
-                 TextRule(False, {"description": 255, "snmp": 255, "comment": 200})),
+                 TextRule(False, {"description": 255, "snmp": 255, "comment": 200}),
+                 transport="netmiko", show_running="display current-configuration"),
         Platform("cisco_iosxe", "Cisco", "IOS-XE 17", "GigabitEthernet0/0/{port}",
                  "Loopback0", "GigabitEthernet0", "ios", "cisco_xe", "cisco.ios.ios",
                  TextRule(False, {"description": 200, "snmp": 255, "comment": 200})),
         Platform("juniper_junos", "Juniper", "Junos 23 (MX)", "ge-0/0/{port}",
                  "lo0", "fxp0", "junos", "juniper_junos", "junipernetworks.junos.junos",
-                 TextRule(False, {"description": 900, "snmp": 255, "comment": 200})),
+                 TextRule(False, {"description": 900, "snmp": 255, "comment": 200}), password_hash=True),
     )
 }

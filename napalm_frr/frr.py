@@ -18,7 +18,7 @@ import secrets
 import shlex
 import socket
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
 import paramiko
 from napalm.base import NetworkDriver, models
@@ -36,6 +36,7 @@ from napalm.base.helpers import mac as normalize_mac
 from napalm.base.helpers import sanitize_configs
 
 from napalm_frr import parse
+from napalm_frr.pending import PendingStore
 
 FRR_RELOAD = "/usr/lib/frr/frr-reload.py"
 FRR_RUN = "/var/run/frr"
@@ -71,7 +72,7 @@ def _q(s: str) -> str:
     return shlex.quote(s)
 
 
-def _one_line(text: str, limit: int = 300) -> str:
+def _one_line(text: object, limit: int = 300) -> str:
     s = " ".join(str(text).split())
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
@@ -82,7 +83,7 @@ class FRRDriver(NetworkDriver):
     platform = "frr"
 
     def __init__(self, hostname: str, username: str, password: str, timeout: int = 60,
-                 optional_args: Optional[Dict[str, Any]] = None) -> None:
+                 optional_args: Optional[dict[str, Any]] = None) -> None:
         self.hostname = hostname
         self.username = username
         self.password = password or None
@@ -94,14 +95,15 @@ class FRRDriver(NetworkDriver):
         self.ssh_strict = bool(opts.get("ssh_strict", False))
         self.pathspace_opt = opts.get("pathspace", "auto")
         self.frr_reload = opts.get("frr_reload", FRR_RELOAD)
-        self.journal_path = opts.get("journal")
+        #: the driver's pending-commit store (napalm_frr.pending); "journal" is the old name of the option
+        self.pending_path = opts.get("pending_store") or opts.get("journal")
         self.change_id: Optional[str] = opts.get("change_id")
         self._device_name_opt = opts.get("device_name")
         self._config_file_opt = opts.get("config_file")
         self._workdir_opt = opts.get("workdir")
         self._ssh: Optional[paramiko.SSHClient] = None
         self._sftp: Optional[paramiko.SFTPClient] = None
-        self._journal = None
+        self._pending: Optional[PendingStore] = None
         self.device_name: Optional[str] = self._device_name_opt
         self.pathspace: Optional[str] = None
         self.home = ""
@@ -134,7 +136,8 @@ class FRRDriver(NetworkDriver):
         self._ssh = client
         try:
             # many small request/answer exchanges: without this each one waits ~40 ms (Nagle + delayed ACK)
-            client.get_transport().sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock: Any = client.get_transport().sock  # type: ignore[union-attr]
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (OSError, AttributeError):
             pass
         try:
@@ -269,14 +272,13 @@ class FRRDriver(NetworkDriver):
                                         f"{_one_line(errs[0] if errs else err or out) or 'no output'}")
         return parse.reload_diff(out)
 
-    # --- journal ---------------------------------------------------------------------------------
+    # --- pending commits -------------------------------------------------------------------------
     @property
-    def journal(self):
-        if self._journal is None:
-            from egov.change.journal import Journal
-
-            self._journal = Journal(self.journal_path)
-        return self._journal
+    def journal(self) -> PendingStore:
+        """The pending-commit store (its own: see napalm_frr.pending)."""
+        if self._pending is None:
+            self._pending = PendingStore(self.pending_path)
+        return self._pending
 
     def _device_key(self) -> str:
         if not self.device_name:
@@ -285,7 +287,7 @@ class FRRDriver(NetworkDriver):
         return self.device_name
 
     # --- candidate -------------------------------------------------------------------------------
-    def _read_source(self, filename: Optional[str], config: Optional[str], exc: type) -> str:
+    def _read_source(self, filename: Optional[str], config: Optional[str], exc: type[Exception]) -> str:
         if (filename is None) == (config is None):
             raise exc("give exactly one of filename or config")
         if filename is not None:
@@ -294,9 +296,10 @@ class FRRDriver(NetworkDriver):
                     return f.read()
             except OSError as e:
                 raise exc(f"cannot read {filename}: {e.strerror}") from None
-        return config if config.endswith("\n") else config + "\n"
+        text = config or ""
+        return text if text.endswith("\n") else text + "\n"
 
-    def _check(self, path: str, exc: type) -> None:
+    def _check(self, path: str, exc: type[Exception]) -> None:
         rc, out, err = self._exec(f"vtysh{self._ns} -C -f {_q(path)}")
         errs = parse.check_errors(out + "\n" + err)
         if rc != 0 or errs:
@@ -312,7 +315,7 @@ class FRRDriver(NetworkDriver):
         text = self._read_source(filename, config, MergeConfigException)
         self._load("merge", text, MergeConfigException)
 
-    def _load(self, kind: str, text: str, exc: type) -> None:
+    def _load(self, kind: str, text: str, exc: type[Exception]) -> None:
         path = self._w("candidate.conf")
         try:
             self._put(path, text)
@@ -435,7 +438,7 @@ class FRRDriver(NetworkDriver):
             # and the journal's deadline is never earlier than the device's
             self._start_timer(cid, int(revert_in))
             try:
-                self.journal.record_pending(dev, cid, int(revert_in), rollback_text)
+                self.journal.record(dev, cid, int(revert_in), rollback_text)
             except Exception as e:
                 self._stop_timer(cid)
                 self._exec(f"rm -f {_q(rb_id)}")
@@ -474,7 +477,7 @@ class FRRDriver(NetworkDriver):
                 self._stop_timer(cid)
             left = self._restore(rb_id)
             if pending:
-                self.journal.clear_pending(dev, "rolled_back")
+                self.journal.clear(dev, "rolled_back")
             self._exec(f"rm -f {_q(rb_id)}")
             state = "restored the previous config" if not left else f"RESTORE INCOMPLETE: {left}"
             raise CommitError(f"{dev}: commit failed: {problem}; {state}")
@@ -490,7 +493,7 @@ class FRRDriver(NetworkDriver):
         if p is None:
             return False
         if p.expired:
-            self.journal.clear_pending(dev, "reverted")
+            self.journal.clear(dev, "reverted")
             return False
         return True
 
@@ -500,10 +503,10 @@ class FRRDriver(NetworkDriver):
         if p is None:
             raise CommitError(f"{dev}: no commit is pending confirmation")
         if not self._stop_timer(p.change_id):
-            self.journal.clear_pending(dev, "reverted")
+            self.journal.clear(dev, "reverted")
             raise CommitError(f"{dev}: too late: the router already reverted commit {p.change_id}")
         self._exec(f"rm -f {_q(self._w(f'rollback-{p.change_id}.conf'))}")
-        self.journal.clear_pending(dev, "confirmed")
+        self.journal.clear(dev, "confirmed")
 
     def rollback(self) -> None:
         dev = self._device_key()
@@ -521,7 +524,7 @@ class FRRDriver(NetworkDriver):
             raise CommitError(f"{dev}: no rollback point on the device ({path})")
         left = self._restore(path)
         if p is not None:
-            self.journal.clear_pending(dev, "rolled_back")
+            self.journal.clear(dev, "rolled_back")
             self._exec(f"rm -f {_q(self._w(f'rollback-{p.change_id}.conf'))}")
         if left:
             raise CommitError(f"{dev}: rollback failed: {left}")
@@ -533,7 +536,7 @@ class FRRDriver(NetworkDriver):
             raise NotImplementedError("FRR configuration is text only")
         if retrieve not in ("all", "running", "startup", "candidate"):  # a typo must not read as empty
             raise ValueError(f"unknown retrieve {retrieve!r}; use one of all, running, startup, candidate")
-        cfg: Dict[str, str] = {"running": "", "startup": "", "candidate": ""}
+        cfg: dict[str, str] = {"running": "", "startup": "", "candidate": ""}
         if retrieve in ("all", "running"):
             cfg["running"] = self._running()
         if retrieve in ("all", "startup"):
@@ -545,10 +548,10 @@ class FRRDriver(NetworkDriver):
             cfg = sanitize_configs(cfg, FRR_SANITIZE_FILTERS)
         return cfg  # type: ignore[return-value]
 
-    def cli(self, commands: List[str], encoding: str = "text") -> Dict[str, Any]:
+    def cli(self, commands: list[str], encoding: str = "text") -> dict[str, Any]:
         if encoding not in ("text", "json"):
             raise NotImplementedError(f"encoding {encoding!r}: use text or json")
-        out: Dict[str, Any] = {}
+        out: dict[str, Any] = {}
         for cmd in commands:
             rc, text, err = self._exec(f"vtysh{self._ns} -c {_q(cmd)}")
             if encoding == "json":
@@ -578,9 +581,9 @@ class FRRDriver(NetworkDriver):
                 "os_version": m[1] if m else lines[2].strip(), "serial_number": "", "uptime": uptime,
                 "interface_list": sorted(names, key=_natural)}
 
-    def get_interfaces(self) -> Dict[str, models.InterfaceDict]:
+    def get_interfaces(self) -> dict[str, models.InterfaceDict]:
         links = self._links()
-        speeds: Dict[str, float] = {}
+        speeds: dict[str, float] = {}
         rc, out, _ = self._exec('for f in /sys/class/net/*; do '
                                 'echo "${f##*/} $(cat "$f/speed" 2>/dev/null)"; done')
         for line in out.splitlines():
@@ -591,7 +594,7 @@ class FRRDriver(NetworkDriver):
             frr_if = json.loads(self._vtysh("show interface json") or "{}")
         except (ValueError, CommandErrorException):
             frr_if = {}
-        result: Dict[str, models.InterfaceDict] = {}
+        result: dict[str, models.InterfaceDict] = {}
         for link in links:
             name = link["ifname"]
             flags = link.get("flags", [])
@@ -607,9 +610,9 @@ class FRRDriver(NetworkDriver):
                             "mac_address": mac}
         return result
 
-    def get_interfaces_ip(self) -> Dict[str, models.InterfacesIPDict]:
+    def get_interfaces_ip(self) -> dict[str, models.InterfacesIPDict]:
         data = json.loads(self._sh("ip -j addr show", what="ip -j addr") or "[]")
-        result: Dict[str, Any] = {}
+        result: dict[str, Any] = {}
         for link in data:
             for a in link.get("addr_info", []):
                 fam = {"inet": "ipv4", "inet6": "ipv6"}.get(a.get("family"))
@@ -619,14 +622,48 @@ class FRRDriver(NetworkDriver):
                 entry.setdefault(fam, {})[a["local"]] = {"prefix_length": int(a["prefixlen"])}
         return result
 
-    def get_isis_neighbors(self) -> Dict[str, Dict[str, Any]]:
+    def get_isis_neighbors(self) -> dict[str, dict[str, Any]]:
         """{interface: {"neighbor": system name, "level": 1|2|3, "state": "Up"|..., "holdtime": s}}."""
         return parse.isis_neighbors(self._vtysh("show isis neighbor"))
 
-    def get_bfd_peers(self) -> List[Dict[str, Any]]:
+    def get_bfd_peers(self) -> list[dict[str, Any]]:
         """`show bfd peers json` as FRR gives it: dicts with peer, local, interface, status, timers..."""
         data = json.loads(self._vtysh("show bfd peers json") or "[]")
         return data if isinstance(data, list) else [data]
+
+    # --- getters a NOC needs (iproute2 and FRR JSON; parsers in napalm_frr.parse) --------------------
+    def _json(self, command: str) -> Any:
+        out = self._sh(command, what=command.split(" json")[0][:60])
+        try:
+            return json.loads(out or "null")
+        except ValueError:
+            raise CommandErrorException(f"{self.device_name}: {command!r} gave no JSON: {_one_line(out)}") from None
+
+    def get_interfaces_counters(self) -> dict[str, models.InterfaceCounterDict]:
+        return parse.interfaces_counters(self._json("ip -j -s link show") or [])  # type: ignore[return-value]
+
+    def get_arp_table(self, vrf: str = "") -> list[models.ARPTableDict]:
+        if vrf:
+            raise NotImplementedError("vrf is not supported by the FRR driver")
+        return parse.arp_table(self._json("ip -j -4 neigh show") or [], _mac)  # type: ignore[return-value]
+
+    def get_ipv6_neighbors_table(self) -> list[models.IPV6NeighborDict]:
+        return parse.ipv6_neighbors(self._json("ip -j -6 neigh show") or [], _mac)  # type: ignore[return-value]
+
+    def get_route_to(self, destination: str = "", protocol: str = "", longer: bool = False
+                     ) -> dict[str, models.RouteDict]:
+        """Routes to ``destination`` (a prefix or address; all with ""), from zebra's RIB, per next hop."""
+        fam = "ipv6" if ":" in destination else "ip"
+        what = f" {destination}" + (" longer-prefixes" if longer and destination else "")
+        data = json.loads(self._vtysh(f"show {fam} route{what} json") or "{}")
+        return parse.route_to(data, protocol)  # type: ignore[return-value]
+
+    def get_lldp_neighbors(self) -> dict[str, list[models.LLDPNeighborDict]]:
+        """From lldpd (``lldpcli``); NotImplementedError when the router runs no lldpd."""
+        rc, out, err = self._exec("lldpcli -f json0 show neighbors")
+        if rc != 0:
+            raise NotImplementedError(f"{self.device_name}: no lldpd: {_one_line(err or out)}")
+        return parse.lldp_neighbors(json.loads(out or "{}"))  # type: ignore[return-value]
 
     def ping(self, destination: str, source: str = "", ttl: int = 255, timeout: int = 2, size: int = 100,
              count: int = 5, vrf: str = "", source_interface: str = "") -> models.PingResultDict:
@@ -643,6 +680,13 @@ class FRRDriver(NetworkDriver):
         if "error" in res and err.strip():
             res["error"] = _one_line(err)
         return res  # type: ignore[return-value]
+
+
+def _mac(text: str) -> str:
+    try:
+        return str(normalize_mac(text))
+    except Exception:  # noqa: BLE001 - a non-Ethernet link address stays as Linux prints it
+        return text
 
 
 def _natural(name: str) -> list[Any]:

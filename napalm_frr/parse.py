@@ -178,3 +178,86 @@ def ping(text: str, count: int) -> dict[str, Any]:
                for r in re.finditer(r"bytes from (\S+?):?\s+icmp_seq=\S+.*? time=([\d.]+) ms", text)]
     return {"success": {"probes_sent": sent or count, "packet_loss": sent - received, "rtt_min": rmin,
                         "rtt_max": rmax, "rtt_avg": ravg, "rtt_stddev": rdev, "results": results}}
+
+
+# --- NAPALM getters from Linux (iproute2 JSON) and FRR (vtysh JSON) -------------------------------
+def interfaces_counters(ip_s_link: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """``ip -j -s link`` -> NAPALM InterfaceCounterDict per interface. Linux counts received multicast
+    only: unicast = packets - multicast; counters Linux does not keep are -1."""
+    out: dict[str, dict[str, int]] = {}
+    for link in ip_s_link:
+        st = link.get("stats64") or link.get("stats") or {}
+        rx, tx = st.get("rx", {}), st.get("tx", {})
+        rx_mc = int(rx.get("multicast", 0))
+        out[link["ifname"]] = {
+            "tx_errors": int(tx.get("errors", 0)), "rx_errors": int(rx.get("errors", 0)),
+            "tx_discards": int(tx.get("dropped", 0)), "rx_discards": int(rx.get("dropped", 0)),
+            "tx_octets": int(tx.get("bytes", 0)), "rx_octets": int(rx.get("bytes", 0)),
+            "tx_unicast_packets": int(tx.get("packets", 0)), "rx_unicast_packets": int(rx.get("packets", 0)) - rx_mc,
+            "tx_multicast_packets": -1, "rx_multicast_packets": rx_mc,
+            "tx_broadcast_packets": -1, "rx_broadcast_packets": -1,
+        }
+    return out
+
+
+def _neighbours(ip_neigh: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries with a link-layer address (INCOMPLETE and FAILED ones have none)."""
+    return [n for n in ip_neigh if n.get("lladdr") and n.get("dst") and n.get("dev")]
+
+
+def arp_table(ip_neigh: list[dict[str, Any]], mac: Any = str) -> list[dict[str, Any]]:
+    """``ip -j -4 neigh`` -> NAPALM ARPTableDict list (age unknown to iproute2: -1.0)."""
+    return [{"interface": n["dev"], "mac": mac(n["lladdr"]), "ip": n["dst"], "age": -1.0}
+            for n in _neighbours(ip_neigh)]
+
+
+def ipv6_neighbors(ip_neigh: list[dict[str, Any]], mac: Any = str) -> list[dict[str, Any]]:
+    """``ip -j -6 neigh`` -> NAPALM IPV6NeighborDict list; state as the kernel names it (REACHABLE, ...)."""
+    return [{"interface": n["dev"], "mac": mac(n["lladdr"]), "ip": n["dst"], "age": -1.0,
+             "state": "/".join(n.get("state") or []) or "UNKNOWN"} for n in _neighbours(ip_neigh)]
+
+
+def _age(uptime: str) -> int:
+    """FRR's route uptime (``01:02:03``, ``1d02h03m``, ``2w3d04h``) in seconds."""
+    if re.fullmatch(r"\d+:\d+:\d+", uptime):
+        h, m, s = (int(x) for x in uptime.split(":"))
+        return h * 3600 + m * 60 + s
+    units = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+    return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([wdhms])", uptime))
+
+
+def route_to(show_route: dict[str, Any], protocol: str = "") -> dict[str, list[dict[str, Any]]]:
+    """``show ip[v6] route [PREFIX [longer-prefixes]] json`` -> NAPALM RouteDict lists per prefix,
+    one entry per next hop."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for prefix, routes in show_route.items():
+        for r in routes if isinstance(routes, list) else []:
+            proto = str(r.get("protocol", ""))
+            if protocol and proto.lower() != protocol.lower():
+                continue
+            attrs: dict[str, Any] = {"metric": int(r.get("metric", 0))}
+            if proto == "isis" and "table" not in r:
+                attrs["level"] = 2 if "L2" in str(r.get("isisLevel", r.get("level", "L2"))) else 1
+            for nh in r.get("nexthops") or [{}]:
+                out.setdefault(prefix, []).append({
+                    "protocol": proto, "current_active": bool(r.get("selected", False)),
+                    "last_active": bool(r.get("selected", False)), "age": _age(str(r.get("uptime", "0:0:0"))),
+                    "next_hop": str(nh.get("ip", "")), "outgoing_interface": str(nh.get("interfaceName", "")),
+                    "selected_next_hop": bool(nh.get("active", False) and nh.get("fib", False)),
+                    "preference": int(r.get("distance", 0)),
+                    "inactive_reason": "" if r.get("selected") else "not selected",
+                    "routing_table": str(r.get("vrfName", "default")), "protocol_attributes": attrs})
+    return out
+
+
+def lldp_neighbors(lldpcli: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """``lldpcli -f json0 show neighbors`` -> NAPALM LLDPNeighborDict lists per local port."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for lldp in lldpcli.get("lldp", []):
+        for iface in lldp.get("interface", []):
+            name = iface.get("name", "")
+            host = next((c.get("value", "") for ch in iface.get("chassis", []) for c in ch.get("name", [])), "")
+            port = next((p.get("value", "") for pt in iface.get("port", []) for p in pt.get("id", [])), "")
+            descr = next((d.get("value", "") for pt in iface.get("port", []) for d in pt.get("descr", [])), "")
+            out.setdefault(name, []).append({"hostname": host, "port": descr or port})
+    return out

@@ -12,18 +12,15 @@ from pathlib import Path
 
 from egov.atomic import write_atomic
 from egov.errors import EgovError
+from egov.paths import state_dir
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "egov", "GIT_AUTHOR_EMAIL": "egov@localhost", "GIT_COMMITTER_NAME": "egov",
            "GIT_COMMITTER_EMAIL": "egov@localhost"}
 
 
 def default_store() -> Path:
-    env = os.environ.get("EGOV_STATE_DIR")
-    if env:
-        return Path(env) / "backups"
-    from egov.plan.load import project_root
-
-    return project_root() / ".egov" / "backups"
+    """$EGOV_STATE_DIR/backups, else .egov/backups in the project root."""
+    return state_dir() / "backups"
 
 
 class BackupStore:

@@ -1,9 +1,9 @@
 """The change journal: SQLite, one file, every write in a transaction.
 
-It holds what must survive the controller: commits awaiting confirmation
-(NAPALM's ``has_pending_commit`` answers from here, never from the device), the
-config each pending commit would revert to, and the audit log of change runs
-that later capabilities read (e.g. to mark planned maintenance windows).
+It holds the audit log of change runs that later capabilities read (e.g. to mark
+planned maintenance windows). Commits awaiting confirmation are the driver's own
+record (``napalm_frr.pending``, ``pending.sqlite`` beside the journal); the
+journal only reads it.
 """
 
 from __future__ import annotations
@@ -13,30 +13,16 @@ import getpass
 import json
 import os
 import sqlite3
-import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
-from egov.change.device import STATUSES, one_of
+from egov.change.contract import STATUSES, one_of
+from egov.paths import state_dir
+from napalm_frr.pending import Pending, PendingStore
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS pending_commit (
-    device      TEXT PRIMARY KEY,
-    change_id   TEXT NOT NULL,
-    committed   REAL NOT NULL,
-    deadline    REAL NOT NULL,
-    rollback    TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS commit_history (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    device      TEXT NOT NULL,
-    change_id   TEXT NOT NULL,
-    committed   REAL NOT NULL,
-    outcome     TEXT NOT NULL,
-    at          REAL NOT NULL
-);
 CREATE TABLE IF NOT EXISTS change (
     id           TEXT PRIMARY KEY,
     action       TEXT NOT NULL,
@@ -61,35 +47,15 @@ CREATE TABLE IF NOT EXISTS change_device (
 );
 """
 
-#: how a pending commit ends (commit_history); device statuses are egov.change.device.STATUSES
-COMMIT_OUTCOMES = ("confirmed", "reverted", "rolled_back")
 
 
 def default_path() -> Path:
     """$EGOV_STATE_DIR/journal.sqlite, else .egov/journal.sqlite in the project root."""
-    env = os.environ.get("EGOV_STATE_DIR")
-    if env:
-        return Path(env) / "journal.sqlite"
-    from egov.plan.load import project_root
-
-    return project_root() / ".egov" / "journal.sqlite"
+    return state_dir() / "journal.sqlite"
 
 
 def _now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class Pending:
-    device: str
-    change_id: str
-    committed: float
-    deadline: float
-    rollback: str
-
-    @property
-    def expired(self) -> bool:
-        return time.time() >= self.deadline
 
 
 class Journal:
@@ -120,38 +86,19 @@ class Journal:
         finally:
             db.close()
 
-    # --- commit-confirm -------------------------------------------------------------------------
-    def record_pending(self, device: str, change_id: str, revert_in: int, rollback: str) -> Pending:
-        now = time.time()
-        p = Pending(device, change_id, now, now + revert_in, rollback)
-        with self._db() as db:
-            db.execute("INSERT OR REPLACE INTO pending_commit VALUES (?,?,?,?,?)",
-                       (p.device, p.change_id, p.committed, p.deadline, p.rollback))
-        return p
+    # --- commit-confirm (read from the driver's own store) ------------------------------------
+    @property
+    def pending_path(self) -> Path:
+        """The NAPALM drivers' pending-commit store of this state dir (``optional_args["pending_store"]``)."""
+        return self.path.with_name("pending.sqlite")
 
     def pending(self, device: str) -> Pending | None:
-        with self._db() as db:
-            row = db.execute("SELECT device, change_id, committed, deadline, rollback FROM pending_commit "
-                             "WHERE device=?", (device,)).fetchone()
-        return Pending(*row) if row else None
-
-    def clear_pending(self, device: str, outcome: str) -> Pending | None:
-        """Close a pending commit as confirmed, reverted or rolled_back; kept in commit_history."""
-        one_of("commit outcome", outcome, COMMIT_OUTCOMES)
-        with self._db() as db:
-            row = db.execute("SELECT device, change_id, committed, deadline, rollback FROM pending_commit "
-                             "WHERE device=?", (device,)).fetchone()
-            if row is None:
-                return None
-            db.execute("DELETE FROM pending_commit WHERE device=?", (device,))
-            db.execute("INSERT INTO commit_history (device, change_id, committed, outcome, at) VALUES (?,?,?,?,?)",
-                       (row[0], row[1], row[2], outcome, time.time()))
-        return Pending(*row)
+        """The commit of ``device`` awaiting confirmation, as its driver recorded it."""
+        return PendingStore(self.pending_path).pending(device)
 
     def history(self, device: str) -> list[tuple[str, str]]:
-        with self._db() as db:
-            return [(r[0], r[1]) for r in db.execute(
-                "SELECT change_id, outcome FROM commit_history WHERE device=? ORDER BY id", (device,))]
+        """How the device's commits ended (confirmed, reverted, rolled_back); tests and audits read it."""
+        return PendingStore(self.pending_path).history(device)
 
     # --- audit log ------------------------------------------------------------------------------
     def start_change(self, change_id: str, action: str, profile: str, who: str | None = None,
@@ -189,6 +136,19 @@ class Journal:
     def device_statuses(self, change_id: str) -> dict[str, str]:
         with self._db() as db:
             return dict(db.execute("SELECT device, status FROM change_device WHERE change_id=?", (change_id,)))
+
+    def device_changes(self, device: str, actions: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Changes that touched ``device``, oldest first: change id, action, who, when, its status there."""
+        q = ("SELECT c.id, c.action, c.who, c.started, c.result, d.status, d.error FROM change_device d "
+             "JOIN change c ON c.id = d.change_id WHERE d.device = ?")
+        args: list[Any] = [device]
+        if actions:
+            q += f" AND c.action IN ({','.join('?' * len(actions))})"
+            args += list(actions)
+        with self._db() as db:
+            rows = db.execute(q + " ORDER BY c.started, c.rowid", args).fetchall()
+        keys = ("change_id", "action", "who", "started", "result", "status", "error")
+        return [dict(zip(keys, r)) for r in rows]
 
     def last_change(self, action: str | None = None) -> dict[str, Any] | None:
         with self._db() as db:

@@ -1,22 +1,18 @@
-"""Mask secrets in configurations before they are stored or shown (backups, diffs, logs)."""
+"""Mask secrets in configurations before they are stored or shown (backups, diffs, logs).
+
+The patterns are the platforms' own (``Platform.masks`` in egov/platforms.py); all of them apply to
+every text, since a backup's platform is not always known to the reader.
+"""
 
 from __future__ import annotations
 
 import re
 
+from egov.platforms import PLATFORMS
+
 MASK = "<masked>"
 
-# (pattern, group holding the secret): lines that carry secrets on the platforms we render
-_PATTERNS = [
-    re.compile(r'^(\s*createUser\s+\S+\s+\S+\s+)("[^"]*"|\S+)(\s+\S+\s+)("[^"]*"|\S+)', re.M),  # net-snmp
-    re.compile(r"(\bcipher\s+)(\S+)"),                                        # Huawei VRP
-    re.compile(r"(\bpassword\s+(?:simple|cipher|hash|irreversible-cipher)\s+)(\S+)"),  # VRP / Comware
-    re.compile(r"(\b(?:secret|password)\s+\d+\s+)(\S+)"),                   # Cisco type N
-    re.compile(r"(\bscrypt\s+secret\s+)(\S+)"),                             # Cisco scrypt
-    re.compile(r'(\b(?:encrypted-password|authentication-password|privacy-password)\s+)("[^"]*"|\S+)'),  # Junos
-    re.compile(r"(\b(?:auth|priv)\s+(?:sha(?:-2\s+256)?|aes\s+\d+)\s+)(\S+)"),  # Cisco snmp-server user
-    re.compile(r"((?:authentication-mode|privacy-mode)\s+\S+\s+)(\S+)"),    # Comware usm-user simple
-]
+_PATTERNS = [re.compile(p, re.M) for p in dict.fromkeys(p for pl in PLATFORMS.values() for p in pl.masks)]
 
 
 def mask(text: str, known: list[str] | tuple[str, ...] = ()) -> str:

@@ -1,61 +1,64 @@
-"""Change runs: playbooks through ansible-runner, in waves, with a canary, a failure budget and resume.
+"""Change runs: devices in waves, with a canary, a failure budget and resume; the audit log.
 
-The CLI is a thin layer over ``Change``. Device work happens in the playbooks (module
-``egov_device``), so the same playbooks run from plain ``ansible-playbook`` or AWX; this module
-decides what runs where and when, and writes the audit log (``Journal``).
+The CLI is a thin layer over ``Change``. Each device action is one ``DeviceRequest`` carried out by
+``egov.change.device.run``, either in a thread pool in this process (backup, plan, verify: read-only,
+fast) or through ansible-runner and the one parameterised playbook ``playbooks/device.yml`` (apply,
+rollback), so the same playbook runs from plain ``ansible-playbook`` or AWX. This module decides what
+runs where and when, and writes the audit log (``Journal``). Endpoints are handed in (the plan's, or
+the lab's via egov.lab.access): change never reaches into the lab.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import shutil
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from egov.change.backup import BackupStore
-from egov.change.device import ACTIONS, CHECKS, STATUSES, one_of
-from egov.change.expect import expectations
+from egov.change.contract import (
+    CHECKS,
+    REVERT_IN,
+    STATUSES,
+    VERIFY_WAIT,
+    DeviceRequest,
+    DeviceResult,
+    Target,
+    one_of,
+    result,
+)
+from egov.change.contract import ACTIONS as _ACTION_NAMES
+from egov.change.expect import validation
 from egov.change.journal import Journal
+from egov.endpoints import Endpoint
 from egov.errors import EgovError
-from egov.plan.load import project_root
+from egov.limit import match_limit
+from egov.paths import project_root
 from egov.platforms import PLATFORMS
 from egov.render.engine import Renderer
 from egov.render.secrets import Secrets
 from egov.topology.validate import Plan
 
-#: platforms without a transactional NAPALM driver: backups and show commands through netmiko
-NETMIKO_ONLY = {"huawei_vrp", "h3c_comware"}
+__all__ = ["FORKS", "NETMIKO_ONLY", "Change", "Endpoint", "Outcome", "accepted_checks", "network_endpoints",
+           "rollout"]
 
-
-@dataclass
-class Endpoint:
-    address: str
-    port: int
-    username: str
-    key_file: str | None = None
-    password: str = ""
-
-
-def lab_endpoints(plan: Plan) -> tuple[dict[str, Endpoint], Secrets]:
-    """The running lab's SSH forwarders and its secrets (`--lab`)."""
-    from egov.lab.state import LabState
-
-    st = LabState.load()
-    if st is None or st.profile != plan.loaded.profile.name:
-        raise EgovError.one("egov change", "--lab", f"no lab of profile {plan.loaded.profile.name!r} is up",
-                            f"run `egov lab up --profile {plan.loaded.profile.name}` first")
-    user = f"{plan.loaded.profile.services.admin_user}-sh"
-    eps = {h: Endpoint("127.0.0.1", rs.ssh_port, user, str(st.ssh_key)) for h, rs in st.routers.items()}
-    s = st.secrets()
-    return eps, Secrets(snmp_auth_key=s["snmp_auth_key"], snmp_priv_key=s["snmp_priv_key"],
-                        admin_password="lab-" + s["snmp_auth_key"][:12])
+#: platforms without a transactional NAPALM driver (from egov.platforms): backup and show only
+NETMIKO_ONLY = frozenset(n for n, p in PLATFORMS.items() if p.transport == "netmiko")
+#: devices worked on at once (thread pool size, ansible forks) unless --forks says otherwise
+FORKS = 20
+#: where each action runs: read-only work in-process, commits through the playbook
+Engine = Literal["auto", "threads", "ansible"]
+_IN_PROCESS = ("backup", "plan", "verify", "show")
 
 
 def network_endpoints(plan: Plan) -> dict[str, Endpoint]:
@@ -81,7 +84,7 @@ def accepted_checks(names: str | Sequence[str] | None) -> list[str]:
 class Outcome:
     change_id: str
     action: str
-    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    results: dict[str, DeviceResult] = field(default_factory=dict)
     stopped: str = ""
     rolled_back: list[str] = field(default_factory=list)
     #: devices of a failing batch that could not be rolled back, and why
@@ -117,11 +120,18 @@ def rollout(waves: list[tuple[str, list[str]]], batch: int, canary: int) -> list
 
 
 class Change:
-    """One change run over the routers of a plan."""
+    """One change run over the routers of a plan.
+
+    ``forks``: devices worked on at once; ``engine``: "auto" runs backup, plan and verify in a thread
+    pool here and apply and rollback through ansible-runner; "threads" or "ansible" force one."""
 
     def __init__(self, plan: Plan, endpoints: dict[str, Endpoint], secrets: Secrets, *,
-                 journal: Journal | None = None, store: BackupStore | None = None, revert_in: int = 120,
-                 verify_wait: float = 45.0, progress: Callable[[str, int, int], None] | None = None):
+                 journal: Journal | None = None, store: BackupStore | None = None, revert_in: int = REVERT_IN,
+                 verify_wait: float = VERIFY_WAIT, forks: int = FORKS, engine: Engine = "auto",
+                 progress: Callable[[str, int, int], None] | None = None):
+        one_of("engine", engine, ("auto", "threads", "ansible"))
+        if forks < 1:
+            raise ValueError(f"forks must be at least 1, not {forks}")
         self.plan = plan
         self.endpoints = endpoints
         self.secrets = secrets
@@ -129,18 +139,18 @@ class Change:
         self.store = store or BackupStore()
         self.revert_in = revert_in
         self.verify_wait = verify_wait
+        self.forks = forks
+        self.engine = engine
         self.progress = progress or (lambda _w, _i, _n: None)
         self.state_dir = self.journal.path.parent
         self.render_dir = self.state_dir / "render" / plan.loaded.profile.name
 
     # --- helpers --------------------------------------------------------------------------------
     def hosts(self, limit: str | None) -> list[str]:
-        import fnmatch
-
-        hosts = [h for h in self.plan.topology.nodes if not limit or any(
-            fnmatch.fnmatch(h, pat) for pat in limit.split(","))]
+        """The plan's routers matching ``--limit`` (comma-separated globs); each must have an endpoint."""
+        hosts = match_limit(self.plan.topology.nodes, limit)
         if not hosts:
-            raise EgovError.one("--limit", limit or "", "matches no router", "use a glob like 'sn-xa-*'")
+            raise EgovError.one("--limit", limit or "", "matches no router", "use globs like 'sn-xa-*,sn-bj-*'")
         missing = [h for h in hosts if h not in self.endpoints]
         if missing:
             raise EgovError.one("egov change", missing[0], "has no management endpoint",
@@ -158,85 +168,98 @@ class Change:
         write_tree(self.render_dir, files, secret=True)
         return self.render_dir
 
-    def _hostvars(self, host: str, expect: dict[str, Any] | None) -> dict[str, Any]:
-        ep = self.endpoints[host]
-        node = self.plan.topology.nodes[host]
-        platform = PLATFORMS[node.platform]
-        hv: dict[str, Any] = {
-            "napalm_driver": platform.napalm_driver,
-            "netmiko_device_type": platform.netmiko_device_type,
-            "egov_transport": "netmiko" if node.platform in NETMIKO_ONLY else "napalm",
-            "egov_address": ep.address,
-            "egov_port": ep.port,
-            "egov_username": ep.username,
-            "ansible_python_interpreter": sys.executable,
-            "egov_journal": str(self.journal.path),
-            "egov_render_dir": str(self.render_dir),
-            "egov_revert_in": self.revert_in,
-        }
-        if ep.key_file:
-            hv["egov_key_file"] = ep.key_file
-        if ep.password:
-            hv["egov_password"] = ep.password
-        if expect is not None:
-            hv["egov_expect"] = expect
-        return hv
+    def request(self, action: str, host: str, change_id: str = "", **fields: Any) -> DeviceRequest:
+        """The request for ``host``: its platform's driver facts, endpoint, this run's timers and secrets."""
+        platform = PLATFORMS[self.plan.topology.nodes[host].platform]
+        return DeviceRequest(action=action, target=Target.for_platform(host, platform, self.endpoints[host]),
+                             revert_in=self.revert_in, verify_wait=self.verify_wait, change_id=change_id,
+                             pending_store=str(self.journal.pending_path), secrets=self.secrets.values(),
+                             **fields)
 
-    def _plain_vars(self, hosts: list[str]) -> dict[str, dict[str, Any]]:
-        return {h: self._hostvars(h, None) for h in hosts}
+    def _engine(self, action: str) -> str:
+        if self.engine != "auto":
+            return self.engine
+        return "threads" if action in _IN_PROCESS else "ansible"
 
-    def run_playbook(self, playbook: str, change_id: str, hosts: list[str], hostvars: dict[str, dict[str, Any]],
-                     extra: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
-        """One ansible-runner run of ``playbooks/<playbook>.yml`` over ``hosts``; per-host results."""
+    def run_devices(self, action: str, change_id: str, requests: dict[str, DeviceRequest]
+                    ) -> dict[str, DeviceResult]:
+        """Carry out one request per host, ``forks`` at a time; a result for every host."""
+        one_of("device action", action, tuple(_ACTION_NAMES))
+        if not requests:
+            return {}
+        if self._engine(action) == "threads":
+            return self._run_threads(action, requests)
+        return self._run_ansible(action, change_id, requests)
+
+    def _run_threads(self, action: str, requests: dict[str, DeviceRequest]) -> dict[str, DeviceResult]:
+        from egov.change.device import run
+
+        results: dict[str, DeviceResult] = {}
+        lock = threading.Lock()
+        with ThreadPoolExecutor(max_workers=min(self.forks, len(requests)), thread_name_prefix="egov") as pool:
+            futures = {pool.submit(run, req): h for h, req in requests.items()}
+            for fut in as_completed(futures):
+                h = futures[fut]
+                try:
+                    res = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a bug in one device's work is that device's failure
+                    res = result(h, "failed", f"{type(exc).__name__}: {str(exc).strip()[:200]}")
+                with lock:
+                    results[h] = res
+                    self.progress(action, len(results), len(requests))
+        return {h: results[h] for h in requests}
+
+    def _run_ansible(self, action: str, change_id: str, requests: dict[str, DeviceRequest]
+                     ) -> dict[str, DeviceResult]:
+        """One ansible-runner run of playbooks/device.yml (``egov_action``) over the requests' hosts."""
         import ansible_runner
 
-        one_of("playbook", playbook, ACTIONS)
+        hosts = list(requests)
         pdd = self.state_dir / "runs" / change_id
         (pdd / "inventory").mkdir(parents=True, exist_ok=True)
         os.chmod(self.state_dir, 0o700)
-        inv = {"all": {"hosts": {h: hostvars[h] for h in hosts}}}
-        (pdd / "inventory" / "hosts.json").write_text(json.dumps(inv))
-        extravars = {"egov_change_id": change_id, "egov_verify_wait": self.verify_wait, **(extra or {})}
-        secret_values = self.secrets.values()
-        if secret_values:
-            extravars["egov_secrets"] = secret_values
+        hostvars: dict[str, dict[str, Any]] = {}
+        for h, req in requests.items():
+            hv: dict[str, Any] = {"egov_request": req.to_vars(), "ansible_python_interpreter": sys.executable}
+            if req.target.password:
+                hv["egov_password"] = req.target.password
+            hostvars[h] = hv
+        (pdd / "inventory" / "hosts.json").write_text(json.dumps({"all": {"hosts": hostvars}}))
+        extravars: dict[str, Any] = {"egov_action": action}
+        if self.secrets.values():
+            extravars["egov_secrets"] = self.secrets.values()
         env = {"PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
                "ANSIBLE_CONFIG": str(project_root() / "playbooks" / "ansible.cfg"),
                "ANSIBLE_LIBRARY": str(project_root() / "playbooks" / "library"),
                "ANSIBLE_LOCALHOST_WARNING": "False", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
                "ANSIBLE_HOST_KEY_CHECKING": "False", "EGOV_HOME": str(project_root())}
-        results: dict[str, dict[str, Any]] = {}
+        results: dict[str, DeviceResult] = {}
 
         def on_event(ev: dict[str, Any]) -> bool:
             data = ev.get("event_data", {})
-            if ev.get("event") in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable") and "host" in data:
+            kind = ev.get("event")
+            if kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable") and "host" in data:
                 res = data.get("res", {})
-                status = res.get("egov_status") or ("unreachable" if ev["event"] == "runner_on_unreachable"
-                                                    else "failed" if ev["event"] == "runner_on_failed" else "ok")
-                msg = res.get("msg", "")
-                if isinstance(msg, str):
-                    msg = msg.strip().splitlines()[0] if msg.strip() else ""
-                results[data["host"]] = {"status": status, "msg": msg, "diff": res.get("diff_text", ""),
-                                         "config": res.get("config"),
-                                         "unchecked": res.get("egov_unchecked") or []}
-                self.progress(playbook, len(results), len(hosts))
+                if isinstance(res.get("egov_result"), dict):
+                    results[data["host"]] = res["egov_result"]
+                else:  # ansible itself failed (module missing, interpreter, ...): its message, one line
+                    msg = str(res.get("msg", "")).strip()
+                    results[data["host"]] = result(data["host"], "unreachable" if kind == "runner_on_unreachable"
+                                                   else "failed", msg.splitlines()[0] if msg else "")
+                self.progress(action, len(results), len(hosts))
             return False  # keep events off disk except the artifacts ansible-runner always writes
 
         try:
             r = ansible_runner.run(private_data_dir=str(pdd), project_dir=str(project_root() / "playbooks"),
-                                   playbook=f"{playbook}.yml", extravars=extravars, envvars=env, quiet=True,
-                                   forks=min(20, max(1, len(hosts))), event_handler=on_event,
-                                   rotate_artifacts=5)
+                                   playbook="device.yml", extravars=extravars, envvars=env, quiet=True,
+                                   forks=min(self.forks, len(hosts)), event_handler=on_event, rotate_artifacts=5)
         finally:
             for f in ("env/extravars", "inventory/hosts.json"):  # secrets and credentials off disk
-                try:
+                with contextlib.suppress(FileNotFoundError):
                     (pdd / f).unlink()
-                except FileNotFoundError:
-                    pass
         for h in hosts:
             if h not in results:
-                results[h] = {"status": "failed", "msg": f"no result (ansible {r.status}, rc {r.rc})", "diff": "",
-                              "config": None}
+                results[h] = result(h, "failed", f"no result (ansible {r.status}, rc {r.rc})")
         return results
 
     @contextmanager
@@ -264,7 +287,7 @@ class Change:
             summary["not_rolled_back"] = out.not_rolled_back
         if out.accepted_unchecked:
             summary["accepted_unchecked"] = out.accepted_unchecked
-        unchecked = {h: r["unchecked"] for h, r in out.results.items() if r.get("unchecked")}
+        unchecked = {h: r.get("unchecked") for h, r in out.results.items() if r.get("unchecked")}
         if unchecked:
             summary["unchecked"] = unchecked
         self.journal.finish_change(out.change_id, "ok" if out.ok else "failed", summary)
@@ -277,19 +300,22 @@ class Change:
         others stay in the store but are never this run's.
         """
         with self._run("backup") as out:
-            out.results = self.run_playbook("backup", out.change_id, hosts, self._plain_vars(hosts))
+            cid = out.change_id
+            out.results = self.run_devices("backup", cid, {h: self.request("backup", h, cid) for h in hosts})
             for r in out.results.values():
                 if r["status"] == "ok" and r.get("config") is None:
-                    r.update(status="failed", msg="the device returned no configuration")
-            configs = {h: r["config"] for h, r in out.results.items() if r["status"] == "ok"}
+                    r["status"], r["msg"] = "failed", "the device returned no configuration"
+            configs = {h: r.get("config") or "" for h, r in out.results.items() if r["status"] == "ok"}
             ref = (self.store.save(configs, f"{label} {out.change_id}: {len(configs)} device(s)")
                    if configs else "")
         return out, ref
 
     def plan_diff(self, hosts: list[str]) -> Outcome:
         with self._run("plan") as out:
-            self.render(hosts)
-            out.results = self.run_playbook("plan", out.change_id, hosts, self._plain_vars(hosts))
+            rdir = self.render(hosts)
+            cid = out.change_id
+            out.results = self.run_devices("plan", cid, {h: self.request("plan", h, cid, candidate_file=str(
+                rdir / f"{h}.cfg")) for h in hosts})
         return out
 
     def verify(self, hosts: list[str], accept_unchecked: Sequence[str] = ()) -> Outcome:
@@ -297,9 +323,9 @@ class Change:
         accept = accepted_checks(accept_unchecked)
         topo = self.plan.topology
         with self._run("verify", accept) as out:
-            out.results = self.run_playbook("verify", out.change_id, hosts,
-                                            {h: self._hostvars(h, expectations(topo, h)) for h in hosts},
-                                            extra={"egov_accept_unchecked": accept})
+            cid = out.change_id
+            out.results = self.run_devices("verify", cid, {h: self.request(
+                "verify", h, cid, validation=validation(topo, h), accept_unchecked=accept) for h in hosts})
         return out
 
     def waves(self, hosts: list[str]) -> list[tuple[str, list[str]]]:
@@ -324,7 +350,7 @@ class Change:
         todo = [h for h in hosts if h not in done]
         with self._run("apply", accept) as out:
             cid = out.change_id
-            self.render(todo)
+            rdir = self.render(todo)
             # pre-change backup of what is about to change: the rollback point of a failing batch
             pre, ref = self.backup(todo, label=f"pre-change {cid}") if todo else (Outcome("", "backup"), "")
             fresh = {h for h, r in pre.results.items() if r["status"] == "ok"}
@@ -334,16 +360,18 @@ class Change:
             for (tier, members), (_, batches) in zip(waves, plan):
                 unsafe = [h for h in members if h not in fresh]
                 for h in unsafe:
-                    out.results[h] = {"status": "failed", "diff": "", "wave": tier,
-                                      "msg": f"not changed: no pre-change backup from this run "
-                                             f"({pre.results[h]['msg'] or pre.results[h]['status']})"}
+                    why = pre.results[h]["msg"] or pre.results[h]["status"]
+                    out.results[h] = result(h, "failed", f"not changed: no pre-change backup from this run ({why})",
+                                            wave=tier)
                 wave_failures = len(unsafe)
                 if wave_failures > failure_budget:
                     out.stopped = self._over_budget(tier, wave_failures, failure_budget)
                     return out
                 for b in batches:
-                    hv = {h: self._hostvars(h, expectations(topo, h, configured | set(b))) for h in b}
-                    res = self.run_playbook("apply", cid, b, hv, extra={"egov_accept_unchecked": accept})
+                    reqs = {h: self.request("apply", h, cid, candidate_file=str(rdir / f"{h}.cfg"),
+                                            validation=validation(topo, h, configured | set(b)),
+                                            accept_unchecked=accept) for h in b}
+                    res = self.run_devices("apply", cid, reqs)
                     for r in res.values():
                         r["wave"] = tier
                     out.results.update(res)
@@ -368,8 +396,9 @@ class Change:
         out.rolled_back = [h for h in changed if h not in out.not_rolled_back]
         for h in changed:
             why = out.not_rolled_back.get(h)
-            out.results[h].update(status="failed", msg=f"NOT rolled back after its batch failed: {why}" if why
-                                  else "rolled back: its batch failed")
+            r = out.results[h]
+            r["status"] = "failed"
+            r["msg"] = f"NOT rolled back after its batch failed: {why}" if why else "rolled back: its batch failed"
         if out.not_rolled_back:
             out.stopped += f"; could not roll back {', '.join(sorted(out.not_rolled_back))}"
 
@@ -390,8 +419,8 @@ class Change:
                     failed[h] = f"no backup of {h} at {ref[:10] or '(none)'}"
             todo = [h for h in hosts if h not in failed]
             if todo:
-                res = self.run_playbook("rollback", cid, todo, self._plain_vars(todo),
-                                        extra={"egov_restore_dir": str(restore)})
+                res = self.run_devices("rollback", cid, {h: self.request(
+                    "rollback", h, cid, candidate_file=str(restore / f"{h}.cfg")) for h in todo})
                 failed.update({h: r["msg"] or r["status"] for h, r in res.items()
                                if r["status"] not in ("ok", "changed")})
         finally:
@@ -403,6 +432,6 @@ class Change:
             failed = self._restore(out.change_id, hosts, ref)
             for h in hosts:
                 why = failed.get(h)
-                out.results[h] = {"status": "failed" if why else "changed", "diff": "",
-                                  "msg": f"restore failed: {why}" if why else f"restored {ref[:10]}"}
+                out.results[h] = (result(h, "failed", f"restore failed: {why}") if why
+                                  else result(h, "changed", f"restored {ref[:10]}"))
         return out

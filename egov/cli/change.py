@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from egov.change.contract import REVERT_IN
+from egov.change.runner import FORKS
 from egov.cli.common import checked_plan, err, out, say
 from egov.errors import EgovError
 
@@ -18,31 +20,50 @@ change_app = typer.Typer(no_args_is_help=True, help="Safe changes: diff, commit-
 ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help="Profile name or path.")]
 LimitOpt = Annotated[Optional[str], typer.Option("--limit", help="Only these routers (globs, comma separated).")]
 LabOpt = Annotated[bool, typer.Option("--lab", help="Target the running `egov lab` routers.")]
+ForksOpt = Annotated[int, typer.Option("--forks", min=1, help="Devices worked on at once (thread pool / ansible forks).")]
 AcceptOpt = Annotated[Optional[str], typer.Option(
     "--accept-unchecked", metavar="CHECKS",
     help="Post-checks (interfaces, isis, bfd, ping; comma separated) to accept as not run where a driver has "
          "no getter for them; recorded in the journal. Without it such a device fails (not_checked).")]
 
 
-def _setup(profile: str, lab: bool, bar: Progress | None = None, **kw):
-    from egov.change.runner import Change, lab_endpoints, network_endpoints
+def _endpoints(plan: Any, lab: bool) -> tuple[dict[str, Any], Any]:
+    """Where the routers are: the running lab's forwarders (--lab) or the plan's management addresses."""
+    if lab:
+        from egov.lab.access import lab_endpoints
+
+        return lab_endpoints(plan)
+    from egov.change.runner import network_endpoints
     from egov.render.secrets import load_secrets
 
+    return network_endpoints(plan), load_secrets()
+
+
+def _setup(profile: str, lab: bool, bar: Progress | None = None, **kw: Any) -> Any:
+    from egov.change.runner import Change
+
     plan = checked_plan(profile, frozen=False)
-    if lab:
-        eps, secrets = lab_endpoints(plan)
-    else:
-        eps, secrets = network_endpoints(plan), load_secrets()
-    tasks: dict[str, int] = {}
+    eps, secrets = _endpoints(plan, lab)
+    return Change(plan, eps, secrets, progress=_progress(bar), **kw)
+
+
+def _progress(bar: Progress | None) -> Any:
+    """A bar on a terminal; else a line on stderr at every tenth of the devices (CI logs, pipes)."""
+    tasks: dict[str, TaskID] = {}
+    said: dict[str, int] = {}
 
     def step(what: str, i: int, n: int) -> None:
-        if bar is None:
+        if bar is not None and err.is_terminal:
+            if what not in tasks:
+                tasks[what] = bar.add_task(what, total=n)
+            bar.update(tasks[what], completed=i, total=n)
             return
-        if what not in tasks:
-            tasks[what] = bar.add_task(what, total=n)
-        bar.update(tasks[what], completed=i, total=n)
+        tenth = (10 * i) // max(n, 1)
+        if i == n or tenth > said.get(what, 0):
+            said[what] = tenth
+            say(f"{what}: {i}/{n} devices", stderr=True)
 
-    return Change(plan, eps, secrets, progress=step, **kw)
+    return step
 
 
 def _bar() -> Progress:
@@ -89,13 +110,13 @@ def _confirm(yes: bool, what: str) -> None:
 
 
 @change_app.command("plan")
-def plan_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
+def plan_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False, forks: ForksOpt = FORKS,
              detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode",
                                                              help="Exit 0: no changes, 2: changes, 1: error.")] = False
              ) -> None:
     """Render the intended config and show each device's diff; change nothing."""
     with _bar() as bar:
-        ch = _setup(profile, lab, bar)
+        ch = _setup(profile, lab, bar, forks=forks)
         outcome = ch.plan_diff(ch.hosts(limit))
     _show_diffs(outcome)
     _summary(outcome, "plan")
@@ -111,7 +132,8 @@ def apply_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
               canary: Annotated[int, typer.Option("--canary", help="Devices in the first, lone batch.")] = 1,
               failure_budget: Annotated[int, typer.Option("--failure-budget",
                                                           help="Failures tolerated per wave.")] = 0,
-              revert_in: Annotated[int, typer.Option("--revert-in", help="Commit-confirm timer, seconds.")] = 120,
+              revert_in: Annotated[int, typer.Option("--revert-in", help="Commit-confirm timer, seconds.")] = REVERT_IN,
+              forks: ForksOpt = FORKS,
               resume: Annotated[bool, typer.Option("--resume", help="Continue the last unfinished apply.")] = False,
               accept_unchecked: AcceptOpt = None,
               yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (required without a terminal).")]
@@ -123,7 +145,7 @@ def apply_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
     if not yes and not sys.stdin.isatty():  # fail before touching anything
         raise EgovError.one("egov change apply", "--yes", "no terminal to confirm the apply", "pass --yes to proceed")
     with _bar() as bar:
-        ch = _setup(profile, lab, bar, revert_in=revert_in)
+        ch = _setup(profile, lab, bar, revert_in=revert_in, forks=forks)
         hosts = ch.hosts(limit)
         if not yes:
             shown = ch.plan_diff(hosts)
@@ -142,7 +164,7 @@ def apply_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
 
 @change_app.command("verify")
 def verify_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
-               accept_unchecked: AcceptOpt = None) -> None:
+               accept_unchecked: AcceptOpt = None, forks: ForksOpt = FORKS) -> None:
     """Post-checks against the plan on every device: interfaces, IS-IS, BFD, loopbacks (IPv4 and IPv6).
 
     A check the driver cannot run is "not checked": the device fails unless --accept-unchecked names it."""
@@ -150,7 +172,7 @@ def verify_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
 
     accept = accepted_checks(accept_unchecked)
     with _bar() as bar:
-        ch = _setup(profile, lab, bar)
+        ch = _setup(profile, lab, bar, forks=forks)
         outcome = ch.verify(ch.hosts(limit), accept_unchecked=accept)
     _summary(outcome, "verify")
     if not outcome.ok:
@@ -158,10 +180,10 @@ def verify_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
 
 
 @change_app.command("backup")
-def backup_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False) -> None:
+def backup_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False, forks: ForksOpt = FORKS) -> None:
     """Store the running configs (masked) in the backup git repository, one commit per run."""
     with _bar() as bar:
-        ch = _setup(profile, lab, bar)
+        ch = _setup(profile, lab, bar, forks=forks)
         outcome, ref = ch.backup(ch.hosts(limit))
     _summary(outcome, "backup")
     saved = f"at {ref[:12]}" if ref else "nothing saved"

@@ -7,7 +7,6 @@ or however long a CI log line gets. Rich is kept for tables and progress bars.
 
 from __future__ import annotations
 
-import fnmatch
 import sys
 from typing import Annotated, NoReturn
 
@@ -16,9 +15,12 @@ from rich.console import Console
 from rich.text import Text
 
 from egov.errors import Problem
+from egov.limit import match_limit
 from egov.plan.load import display_path
 from egov.topology.addressing import write_lock
 from egov.topology.validate import Plan, build_plan
+
+__all__ = ["FrozenOpt", "ProfileOpt", "checked_plan", "err", "fail", "match_limit", "out", "say"]
 
 
 def _console(stderr: bool = False) -> Console:
@@ -73,11 +75,3 @@ def checked_plan(profile: str, frozen: bool) -> Plan:
         write_lock(lock, alloc.lock)
         say(f"lock: {display_path(lock)} updated ({counts})", stderr=True)
     return plan
-
-
-def match_limit(names: list[str], limit: str | None) -> list[str]:
-    """``--limit``: comma-separated globs, the same on every command."""
-    if not limit:
-        return list(names)
-    pats = [p.strip() for p in limit.split(",") if p.strip()]
-    return [n for n in names if any(fnmatch.fnmatch(n, p) for p in pats)]

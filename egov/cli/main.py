@@ -174,7 +174,7 @@ def render_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Use marked placeholders for missing secrets.")] = False,
     vault: Annotated[Optional[Path], typer.Option("--vault", help="Ansible Vault file with the secrets.")] = None,
     vault_password_file: Annotated[Optional[Path], typer.Option("--vault-password-file")] = None,
-    limit: Annotated[Optional[str], typer.Option("--limit", help="Only routers whose name matches this glob.")] = None,
+    limit: Annotated[Optional[str], typer.Option("--limit", help="Only these routers (globs, comma separated).")] = None,
     frozen: FrozenOpt = False,
 ) -> None:
     """Render one complete configuration per router: DIR/<hostname>.cfg."""

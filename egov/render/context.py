@@ -163,5 +163,5 @@ class ContextBuilder:
     def context(self, node: Node) -> dict[str, Any]:
         """Everything one template render needs, secrets included (never logged)."""
         ctx = self.node_vars(node)
-        ctx["secrets"] = self.secret_vars(node.platform == "juniper_junos")
+        ctx["secrets"] = self.secret_vars(PLATFORMS[node.platform].password_hash)
         return ctx

@@ -27,12 +27,18 @@ import jinja2
 from egov.atomic import write_atomic
 from egov.errors import EgovError
 from egov.plan.load import project_root
+from egov.platforms import PLATFORMS
 from egov.render.context import ContextBuilder
 from egov.render.secrets import Secrets
 from egov.topology.model import Node
 from egov.topology.validate import Plan
 
-MAIN_TEMPLATES = ("device.j2", "frr.conf.j2")
+#: every platform's main template name (egov.platforms.Platform.main_template)
+MAIN_TEMPLATES = tuple(sorted({p.main_template for p in PLATFORMS.values()}))
+
+
+def _main_template(platform: str) -> str:
+    return PLATFORMS[platform].main_template if platform in PLATFORMS else "device.j2"
 MANIFEST = ".egov-render.json"
 
 
@@ -63,7 +69,7 @@ class Renderer:
         if platform not in self._templates:
             pdir = self.tdir / platform
             names = sorted(p.name for p in pdir.glob("*.j2") if not p.name.startswith("_")) if pdir.is_dir() else []
-            main = [n for n in names if n in MAIN_TEMPLATES]
+            main = [n for n in names if n == _main_template(platform)]
             if len(main) != 1:
                 raise EgovError.one(f"templates/{platform}", "", "no device.j2 (or frr.conf.j2) template",
                                     f"add templates/{platform}/device.j2")
@@ -80,7 +86,7 @@ class Renderer:
             )
             out = []
             for name in names:
-                suffix = ".cfg" if name in MAIN_TEMPLATES else f".d/{name[:-3]}"
+                suffix = ".cfg" if name == _main_template(platform) else f".d/{name[:-3]}"
                 try:
                     out.append((suffix, env.get_template(name)))
                 except jinja2.TemplateSyntaxError as exc:

@@ -19,13 +19,22 @@ from egov.change.backup import BackupStore
 from egov.change.device import Target, run_action
 from egov.change.journal import Journal
 from egov.change.runner import Change, Endpoint
+from napalm_frr.pending import PendingStore
 from egov.errors import EgovError
 from egov.render.secrets import Secrets
 from egov.topology.validate import build_plan
 
 CITY = ["sn-xa-a", "sn-xa-b", "sn-bj-a", "sn-bj-b"]
-EXPECT = {"interfaces": {"eth1": {"ipv4": "10.0.0.0/31", "ipv6": None}}, "isis": {"eth1": "sn-b"},
-          "bfd": ["eth1"], "ping": ["10.255.0.2"], "source4": "10.255.0.1", "source6": None}
+#: a validation document as egov.change.expect.validation writes it (NAPALM compliance_report style)
+EXPECT = [
+    {"get_interfaces": {"eth1": {"is_up": True}}},
+    {"get_interfaces_ip": {"eth1": {"ipv4": {"10.0.0.0": {"prefix_length": 31}}}}},
+    {"get_isis_neighbors": {"_mode": "strict", "eth1": {"neighbor": "^sn\\-b$", "state": "^Up$"}}},
+    {"get_bfd_peers": {"list": [{"interface": "^eth1$", "status": "^up$"}]}},
+    {"ping": {"_name": "ping 10.255.0.2", "_kwargs": {"destination": "10.255.0.2", "source": "10.255.0.1",
+                                                      "count": 2, "timeout": 1},
+              "success": {"packet_loss": "0<->1"}}},
+]
 
 
 # --- fakes ---------------------------------------------------------------------------------------
@@ -42,7 +51,7 @@ class IosLike:
     def get_interfaces_ip(self) -> dict[str, Any]:
         return {"eth1": {"ipv4": {"10.0.0.0": {"prefix_length": 31}}}}
 
-    def ping(self, target: str, **_kw: Any) -> dict[str, Any]:
+    def ping(self, destination: str, **_kw: Any) -> dict[str, Any]:
         return {"success": {"probes_sent": 2, "packet_loss": 0}}
 
     def load_replace_candidate(self, config: str) -> None:
@@ -93,7 +102,7 @@ T = Target(host="r1", driver="ios", address="192.0.2.1", username="u")
 @pytest.fixture
 def drv(monkeypatch):
     def use(d: IosLike) -> IosLike:
-        monkeypatch.setattr(device, "connect", lambda _t, _j=None: d)
+        monkeypatch.setattr(device, "connect", lambda _t, _store=None: d)
         return d
     return use
 
@@ -104,7 +113,7 @@ def plan():
 
 
 class FakeRunner:
-    """Stands in for ansible-runner: per-playbook per-host outcomes; records every call."""
+    """Stands in for Change.run_devices: per-action per-host outcomes; records every call."""
 
     def __init__(self, ch: Change, *, backup_fails: dict[str, str] | None = None,
                  apply_fails: frozenset[str] | set[str] = frozenset(),
@@ -116,12 +125,12 @@ class FakeRunner:
         self.raise_on = raise_on
         self.calls: list[tuple[str, list[str]]] = []
         self.restored: dict[str, str] = {}
-        self.extra: dict[str, dict[str, Any]] = {}
+        self.requests: dict[str, dict[str, Any]] = {}
 
-    def __call__(self, playbook: str, change_id: str, hosts: list[str], hostvars: dict[str, dict[str, Any]],
-                 extra: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
-        self.calls.append((playbook, list(hosts)))
-        self.extra[playbook] = dict(extra or {})
+    def __call__(self, playbook: str, change_id: str, requests: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        hosts = list(requests)
+        self.calls.append((playbook, hosts))
+        self.requests[playbook] = dict(requests)
         if playbook == self.raise_on:
             raise RuntimeError("controller lost its connection to ansible")
         res: dict[str, dict[str, Any]] = {}
@@ -134,7 +143,7 @@ class FakeRunner:
                 res[h] = ({"status": "failed", "msg": "commit failed: x", "diff": ""} if h in self.apply_fails
                           else {"status": "changed", "msg": "1 line(s) changed, confirmed", "diff": "+ x"})
             elif playbook == "rollback":
-                self.restored[h] = (Path(extra["egov_restore_dir"]) / f"{h}.cfg").read_text()
+                self.restored[h] = Path(requests[h].candidate_file).read_text()
                 res[h] = ({"status": "unreachable", "msg": self.rollback_fails[h], "diff": ""}
                           if h in self.rollback_fails else {"status": "changed", "msg": "", "diff": ""})
             elif playbook == "verify":
@@ -151,7 +160,7 @@ def _change(plan, tmp_path: Path, monkeypatch, **fake: Any) -> tuple[Change, Fak
     ch = Change(plan, eps, Secrets("a" * 16, "b" * 16, "c" * 16),
                 journal=Journal(tmp_path / "journal.sqlite"), store=BackupStore(tmp_path / "backups"))
     runner = FakeRunner(ch, **fake)
-    monkeypatch.setattr(ch, "run_playbook", runner)
+    monkeypatch.setattr(ch, "run_devices", runner)
     return ch, runner
 
 
@@ -159,7 +168,7 @@ def _change(plan, tmp_path: Path, monkeypatch, **fake: Any) -> tuple[Change, Fak
 def test_unknown_action_fails_before_touching_the_device(drv):
     d = drv(FrrLike())
     with pytest.raises(ValueError, match=r"^unknown device action 'comit'; use one of backup, .*show$"):
-        run_action("comit", T, config="hostname r1\n")
+        run_action("comit", T, candidate="hostname r1\n")
     assert d.calls == []
 
 
@@ -167,28 +176,28 @@ def test_unknown_transport_fails_before_touching_the_device(drv):
     d = drv(FrrLike())
     with pytest.raises(ValueError, match="unknown transport 'telnet'"):
         run_action("apply", Target(host="r1", driver="frr", address="x", username="u", transport="telnet"),
-                   config="hostname r1\n")
+                   candidate="hostname r1\n")
     assert d.calls == []
 
 
 def test_netmiko_refuses_unknown_action():
     with pytest.raises(ValueError, match="unknown device action 'wipe'"):
-        device.netmiko_action("wipe", Target(host="r1", driver="", address="x", username="u",
-                                             transport="netmiko", netmiko_device_type="huawei_vrp"), [])
+        run_action("wipe", Target(host="r1", driver="", address="x", username="u", transport="netmiko",
+                                  netmiko_device_type="huawei_vrpv8"))
 
 
 def test_every_known_action_is_dispatched(drv):
     d = drv(FrrLike())
-    assert run_action("plan", T, config="hostname r1\n")["status"] == "changed"
+    assert run_action("plan", T, candidate="hostname r1\n")["status"] == "changed"
     assert "commit" not in d.calls
     assert set(device.ACTIONS) == {"backup", "plan", "apply", "verify", "rollback", "show"}
 
 
-def test_unknown_playbook_is_refused(plan, tmp_path):
+def test_unknown_action_is_refused_by_the_runner(plan, tmp_path):
     ch = Change(plan, {}, Secrets("a", "b", "c"), journal=Journal(tmp_path / "j.sqlite"),
                 store=BackupStore(tmp_path / "b"))
-    with pytest.raises(ValueError, match="unknown playbook 'aply'"):
-        ch.run_playbook("aply", "c1", ["sn-a"], {"sn-a": {}})
+    with pytest.raises(ValueError, match="unknown device action 'aply'"):
+        ch.run_devices("aply", "c1", {})
     assert not (tmp_path / "runs").exists()
 
 
@@ -204,16 +213,17 @@ def test_journal_refuses_unknown_statuses(tmp_path):
     j.start_change("c1", "apply", "lab")
     with pytest.raises(ValueError, match="status 'chnaged'"):
         j.device_result("c1", "r1", "chnaged")
-    j.record_pending("r1", "c1", 60, "x")
+    store = PendingStore(j.pending_path)
+    store.record("r1", "c1", 60, "x")
     with pytest.raises(ValueError, match="outcome 'done'"):
-        j.clear_pending("r1", "done")
+        store.clear("r1", "done")
     assert j.pending("r1") is not None
 
 
 # --- 11: what cannot be checked is not passed ----------------------------------------------------
 def test_verify_without_isis_and_bfd_getters_is_not_checked(drv):
     drv(IosLike())
-    res = run_action("verify", T, expect=EXPECT, verify_wait=0)
+    res = run_action("verify", T, validation=EXPECT, verify_wait=0)
     assert res["status"] == "not_checked"
     assert res["unchecked"] == ["isis", "bfd"]
     assert res["msg"].startswith("not checked: isis, bfd") and "passed" not in res["msg"]
@@ -222,38 +232,41 @@ def test_verify_without_isis_and_bfd_getters_is_not_checked(drv):
 
 def test_not_implemented_getter_is_not_checked(drv):
     drv(NotImplementedIsis())
-    res = run_action("verify", T, expect=EXPECT, verify_wait=0)
+    res = run_action("verify", T, validation=EXPECT, verify_wait=0)
     assert res["status"] == "not_checked" and res["unchecked"] == ["isis"]
 
 
 def test_accepting_only_some_leaves_the_rest_not_checked(drv):
     drv(IosLike())
-    res = run_action("verify", T, expect=EXPECT, verify_wait=0, accept_unchecked=["isis"])
+    res = run_action("verify", T, validation=EXPECT, verify_wait=0, accept_unchecked=["isis"])
     assert res["status"] == "not_checked" and res["msg"].startswith("not checked: bfd")
 
 
 def test_accepted_unchecked_items_pass_and_say_so(drv):
     drv(IosLike())
-    res = run_action("verify", T, expect=EXPECT, verify_wait=0, accept_unchecked=["isis", "bfd"])
+    res = run_action("verify", T, validation=EXPECT, verify_wait=0, accept_unchecked=["isis", "bfd"])
     assert res["status"] == "ok" and res["unchecked"] == ["isis", "bfd"]
     assert res["msg"] == "post-checks passed; not checked, accepted by the operator: isis, bfd"
 
 
 def test_a_driver_with_every_getter_passes_plainly(drv):
     drv(FrrLike())
-    res = run_action("verify", T, expect=EXPECT, verify_wait=0)
+    res = run_action("verify", T, validation=EXPECT, verify_wait=0)
     assert res == {**res, "status": "ok", "unchecked": [], "msg": "all post-checks passed"}
 
 
 def test_a_real_problem_fails_even_when_the_rest_is_accepted(drv):
     drv(FrrLike(isis_up=False))
-    res = run_action("verify", T, expect={**EXPECT, "bfd": []}, verify_wait=0, accept_unchecked=["isis"])
-    assert res["status"] == "failed" and "IS-IS to sn-b on eth1 is not up" in res["msg"]
+    doc = [e for e in EXPECT if "get_bfd_peers" not in e]
+    res = run_action("verify", T, validation=doc, verify_wait=0, accept_unchecked=["isis"])
+    assert res["status"] == "failed" and "get_isis_neighbors: eth1.state is 'Initializing'" in res["msg"]
+    isis = next(c for c in res["checks"] if c["getter"] == "get_isis_neighbors")
+    assert isis["complies"] is False and isis["check"] == "isis"
 
 
 def test_apply_with_unchecked_items_rolls_back(drv):
     d = drv(IosLike())
-    res = run_action("apply", T, config="hostname r1\n", expect=EXPECT, verify_wait=0)
+    res = run_action("apply", T, candidate="hostname r1\n", validation=EXPECT, verify_wait=0)
     assert res["status"] == "failed"
     assert res["msg"].startswith("post-check failed, rolled back: not checked: isis, bfd")
     assert "rollback" in d.calls and "confirm" not in d.calls
@@ -261,7 +274,7 @@ def test_apply_with_unchecked_items_rolls_back(drv):
 
 def test_apply_with_accepted_unchecked_items_confirms(drv):
     d = drv(IosLike())
-    res = run_action("apply", T, config="hostname r1\n", expect=EXPECT, verify_wait=0,
+    res = run_action("apply", T, candidate="hostname r1\n", validation=EXPECT, verify_wait=0,
                      accept_unchecked=["bfd", "isis"])
     assert res["status"] == "changed" and "confirm" in d.calls and "rollback" not in d.calls
     assert res["msg"].endswith("; not checked, accepted by the operator: isis, bfd")
@@ -295,7 +308,7 @@ def test_not_checked_fails_the_run_and_acceptance_is_journaled(plan, tmp_path, m
     assert all(d["error"].startswith("not checked: isis, bfd") for d in rec["devices"])
     assert rec["summary"]["unchecked"] == {"sn-a": ["isis", "bfd"], "sn-b": ["isis", "bfd"]}
     out = ch.verify(["sn-a"], accept_unchecked=["isis", "bfd"])
-    assert runner.extra["verify"]["egov_accept_unchecked"] == ["isis", "bfd"]
+    assert runner.requests["verify"]["sn-a"].accept_unchecked == ["isis", "bfd"]
     rec = ch.journal.change(out.change_id)
     assert rec["summary"]["accepted_unchecked"] == ["isis", "bfd"]
 
@@ -309,7 +322,7 @@ def test_acceptance_is_journaled_before_any_device_is_touched(plan, tmp_path, mo
         seen.append(ch.journal.change(cid)["summary"])
         return real(playbook, cid, *a, **kw)
 
-    monkeypatch.setattr(ch, "run_playbook", spy)
+    monkeypatch.setattr(ch, "run_devices", spy)
     ch.verify(["sn-a"], accept_unchecked=["bfd"])
     assert seen == [{"accepted_unchecked": ["bfd"]}]
 

@@ -8,10 +8,11 @@ import time
 import pytest
 
 from egov.change.backup import BackupStore
-from egov.change.expect import expectations
+from egov.change.expect import validation
 from egov.change.journal import Journal
 from egov.change.mask import MASK, mask
 from egov.change.runner import rollout
+from napalm_frr.pending import PendingStore
 from egov.topology.validate import build_plan
 
 
@@ -44,17 +45,18 @@ def test_mask_known_values_anywhere():
     assert mask("interface eth1\n ip address 10.0.0.0/31\n") == "interface eth1\n ip address 10.0.0.0/31\n"
 
 
-def test_journal_pending_commits(tmp_path):
+def test_pending_commits_are_the_drivers_and_the_journal_reads_them(tmp_path):
     j = Journal(tmp_path / "j.sqlite")
+    store = PendingStore(j.pending_path)  # what the driver gets as optional_args["pending_store"]
     assert j.pending("r1") is None
-    j.record_pending("r1", "c1", 1, "rollback text")
+    store.record("r1", "c1", 1, "rollback text")
     p = j.pending("r1")
     assert p.change_id == "c1" and p.rollback == "rollback text" and not p.expired
     time.sleep(1.1)
     assert j.pending("r1").expired
-    assert j.clear_pending("r1", "reverted").change_id == "c1"
+    assert store.clear("r1", "reverted").change_id == "c1"
     assert j.pending("r1") is None and j.history("r1") == [("c1", "reverted")]
-    assert j.clear_pending("r1", "confirmed") is None
+    assert store.clear("r1", "confirmed") is None
 
 
 def test_journal_audit_log_and_atomicity(tmp_path):
@@ -67,10 +69,10 @@ def test_journal_audit_log_and_atomicity(tmp_path):
     assert c["who"] == "tester" and c["result"] == "failed" and c["window_start"] and c["window_end"]
     assert [(d["device"], d["status"]) for d in c["devices"]] == [("sn-a", "changed"), ("sn-b", "failed")]
     assert j.last_change("apply")["id"] == "c9"
-    with pytest.raises(sqlite3.IntegrityError):  # a failing write leaves nothing half-written
-        with j._db() as db:
-            db.execute("INSERT INTO change_device VALUES ('c9','sn-c','','ok','','','now')")
-            db.execute("INSERT INTO change (id) VALUES (NULL)")
+    # a failing write leaves nothing half-written
+    with pytest.raises(sqlite3.IntegrityError), j._db() as db:
+        db.execute("INSERT INTO change_device VALUES ('c9','sn-c','','ok','','','now')")
+        db.execute("INSERT INTO change (id) VALUES (NULL)")
     assert "sn-c" not in j.device_statuses("c9")
 
 
@@ -84,15 +86,60 @@ def test_backup_store_versions(tmp_path):
     assert (tmp_path / "b" / "r1.cfg").stat().st_mode & 0o777 == 0o600
 
 
-def test_expectations_follow_configured_peers():
+def _by_getter(doc):
+    return {(g, e.get("_name", g)): e for entry in doc for g, e in entry.items()}
+
+
+def _isis_peers(doc):
+    isis = _by_getter(doc).get(("get_isis_neighbors", "get_isis_neighbors"), {})
+    return {v["neighbor"].strip("^$").replace("\\", "") for k, v in isis.items() if k != "_mode"}
+
+
+def test_validation_document_follows_configured_peers():
     topo = build_plan("lab").topology
-    early = expectations(topo, "sn-xa-a", configured={"sn-a"})
-    assert set(early["isis"].values()) == {"sn-a"}
-    assert str(topo.nodes["sn-a"].loopback6.ip) in early["ping"]
-    full = expectations(topo, "sn-xa-a")
-    assert set(full["isis"].values()) == {"sn-a", "sn-b", "sn-xa-b", "sn-xa-yt", "sn-xa-ca"}
-    assert set(full["interfaces"]) == {i.name for i in topo.nodes["sn-xa-a"].interfaces}
-    assert str(topo.nodes["sn-b"].loopback4.ip) in full["ping"]
+    early = validation(topo, "sn-xa-a", configured={"sn-a"})
+    assert _isis_peers(early) == {"sn-a"}
+    assert ("ping", f"ping {topo.nodes['sn-a'].loopback6.ip}") in _by_getter(early)
+    full = validation(topo, "sn-xa-a")
+    assert _isis_peers(full) == {"sn-a", "sn-b", "sn-xa-b", "sn-xa-yt", "sn-xa-ca"}
+    assert set(_by_getter(full)[("get_interfaces", "get_interfaces")]) == {
+        i.name for i in topo.nodes["sn-xa-a"].interfaces}
+    assert ("ping", f"ping {topo.nodes['sn-b'].loopback4.ip}") in _by_getter(full)
+    assert _by_getter(full)[("get_isis_neighbors", "get_isis_neighbors")]["_mode"] == "strict"
+
+
+def test_validation_document_runs_on_napalm_mock_style_data():
+    """The document compares with NAPALM's own compare: a planned adjacency missing fails, an extra one
+    too (strict), and addresses compare exactly."""
+    from egov.change.verify import check_once
+
+    topo = build_plan("lab").topology
+    node = topo.nodes["sn-xa-a"]
+    doc = validation(topo, "sn-xa-a", configured={"sn-a"})
+
+    class Device:
+        def get_interfaces(self):
+            return {i.name: {"is_up": True} for i in node.interfaces} | {"lo": {"is_up": True}}
+
+        def get_interfaces_ip(self):
+            return {i.name: {f: {str(a.ip): {"prefix_length": a.network.prefixlen}}
+                             for f, a in (("ipv4", i.ipv4), ("ipv6", i.ipv6)) if a} for i in node.interfaces}
+
+        def get_isis_neighbors(self):
+            return {i.name: {"neighbor": i.peer, "state": "Up"} for i in node.interfaces if i.peer == "sn-a"}
+
+        def get_bfd_peers(self):
+            return [{"interface": i.name, "status": "up"} for i in node.interfaces if i.peer == "sn-a"]
+
+        def ping(self, destination, **_kw):
+            return {"success": {"probes_sent": 2, "packet_loss": 1}}
+
+    checks = check_once(Device(), doc)
+    assert all(c["complies"] for c in checks), [c for c in checks if not c["complies"]]
+    extra = Device()
+    extra.get_isis_neighbors = lambda: {i.name: {"neighbor": i.peer, "state": "Up"} for i in node.interfaces}
+    bad = [c for c in check_once(extra, doc) if not c["complies"]]
+    assert [c["check"] for c in bad] == ["isis"] and bad[0]["detail"].startswith("extra ")
 
 
 def test_playbooks_parse_for_plain_ansible(tmp_path):
@@ -106,7 +153,7 @@ def test_playbooks_parse_for_plain_ansible(tmp_path):
     inv = tmp_path / "hosts.yml"
     assert egov("inventory", "export", "--profile", "lab", "--out", str(inv), "--frozen").returncode == 0
     books = sorted((ROOT / "playbooks").glob("*.yml"))
-    assert {b.stem for b in books} >= {"backup", "plan", "apply", "verify", "rollback", "show"}
+    assert {b.stem for b in books} >= {"device", "backup", "plan", "apply", "verify", "rollback", "show"}
     exe = Path(sys.executable).with_name("ansible-playbook")
     r = subprocess.run([str(exe), "--syntax-check", "-i", str(inv), *map(str, books)], capture_output=True, text=True,
                        cwd=ROOT / "playbooks", timeout=120,

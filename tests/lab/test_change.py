@@ -113,7 +113,8 @@ def test_one_tier_change_shows_exactly_that_diff(bare_lab, env, tmp_path):
 
 @pytest.mark.parametrize("case", ["rejected-line", "broken-adjacency", "unreachable"])
 def test_failures_stop_the_rollout_and_leave_nothing_half_done(bare_lab, state_dir, case, monkeypatch, tmp_path):
-    from egov.change.runner import Change, lab_endpoints
+    from egov.change.runner import Change
+    from egov.lab.access import lab_endpoints
     from egov.plan.load import project_root  # noqa: F401
 
     plan = build_plan("lab")
@@ -208,7 +209,7 @@ def test_netmiko_transport_backs_up_and_refuses_changes(bare_lab):
                       key_file=str(bare_lab.ssh_key))
     shown = run_action("show", napalm_t, commands=["show isis neighbor"])
     assert shown["status"] == "ok" and " sn-bj-b " in shown["output"]["show isis neighbor"], shown
-    refused = run_action("apply", t, config="hostname x\n")
+    refused = run_action("apply", t, candidate="hostname x\n")
     assert refused["status"] == "failed" and "netmiko only" in refused["msg"]
     bad = Target(host="sn-bj-a", driver="", address="127.0.0.1", port=1, username="netops",
                  transport="netmiko", netmiko_device_type="cisco_ios", timeout=5)
@@ -262,7 +263,8 @@ def _sshd_down(state, host: str) -> Iterator[None]:
 
 def _city_change(state_dir: Path, metric: int):
     """A real change for the four city routers (a new metric on city links); the province stays as it is."""
-    from egov.change.runner import Change, lab_endpoints
+    from egov.change.runner import Change
+    from egov.lab.access import lab_endpoints
 
     plan = build_plan("lab")
     for n in plan.topology.nodes.values():
@@ -440,7 +442,7 @@ def test_apply_rolls_back_what_its_post_check_cannot_check(bare_lab, env, getter
 
 def test_an_unknown_action_never_reaches_the_router(bare_lab, state_dir):
     from egov.change.device import Target, run_action
-    from egov.change.runner import lab_endpoints
+    from egov.lab.access import lab_endpoints
     from egov.render.engine import Renderer
 
     host = "sn-dfgw"
@@ -454,11 +456,12 @@ def test_an_unknown_action_never_reaches_the_router(bare_lab, state_dir):
                key_file=str(bare_lab.ssh_key))
     before = _running(bare_lab, host)
     journal = str(state_dir / "journal.sqlite")
+    store = str(Journal(journal).pending_path)
     for action in ("comit", "APPLY", "apply "):
         with pytest.raises(ValueError, match=f"^unknown device action {action!r}; use one of "):
-            run_action(action, t, config=config, journal=journal, revert_in=60)
+            run_action(action, t, candidate=config, pending_store=store, revert_in=60)
     assert _running(bare_lab, host) == before
     assert Journal(journal).pending(host) is None
     # the known action on the same input does commit: the refusal above is the guard, not a broken target
-    res = run_action("plan", t, config=config, journal=journal)
+    res = run_action("plan", t, candidate=config, pending_store=store)
     assert res["status"] == "changed" and "must-not-land" in res["diff"]

@@ -11,7 +11,7 @@ import pytest
 from napalm import get_network_driver
 from napalm.base.exceptions import CommitError, ConnectionException, ReplaceConfigException
 
-from egov.change.journal import Journal
+from napalm_frr.pending import PendingStore
 from egov.lab.build import users_for
 from egov.render.engine import Renderer
 from egov.render.secrets import placeholders
@@ -40,7 +40,7 @@ def rendered(plan):
 
 @pytest.fixture(scope="module")
 def journal_path(tmp_path_factory):
-    return tmp_path_factory.mktemp("napalm-frr") / "journal.sqlite"
+    return tmp_path_factory.mktemp("napalm-frr") / "pending.sqlite"
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def connect(lab_up, plan, journal_path):  # noqa: F811
         cls = get_network_driver("frr")
         d = cls("127.0.0.1", user, "", timeout=30,
                 optional_args={"port": rs.ssh_port, "key_file": str(lab_up.ssh_key),
-                               "journal": str(journal_path), **opts})
+                               "pending_store": str(journal_path), **opts})
         d.open()
         opened.append(d)
         return d
@@ -195,7 +195,7 @@ def test_commit_rejected_by_frr_restores_the_router(dev, rendered, journal_path)
     with pytest.raises(CommitError, match="restored the previous config"):
         dev.commit_config(revert_in=30)
     assert not dev.has_pending_commit()
-    assert Journal(journal_path).history(HOST)[-1][1] == "rolled_back"
+    assert PendingStore(journal_path).history(HOST)[-1][1] == "rolled_back"
     _, files, _ = dev._exec(f"ls -a {dev.workdir}")
     assert not timer_files(files), files
     assert_original(dev, original)
@@ -208,11 +208,11 @@ def test_commit_confirm_saves_the_candidate_itself(dev, rendered, journal_path):
     dev.load_replace_candidate(config=changed)
     dev.commit_config(revert_in=60)
     assert dev.has_pending_commit()
-    cid = Journal(journal_path).pending(HOST).change_id
-    assert Journal(journal_path).pending(HOST).rollback == original
+    cid = PendingStore(journal_path).pending(HOST).change_id
+    assert PendingStore(journal_path).pending(HOST).rollback == original
     dev.confirm_commit()
     assert not dev.has_pending_commit()
-    assert Journal(journal_path).history(HOST)[-1] == (cid, "confirmed")
+    assert PendingStore(journal_path).history(HOST)[-1] == (cid, "confirmed")
     running = dev.get_config(retrieve="running")["running"]
     assert f"interface {IFACE}\n" in running and " isis metric 400\n" in running
     startup = dev.get_config(retrieve="startup")["startup"]
@@ -255,7 +255,7 @@ def test_unconfirmed_commit_reverts_on_the_router_without_the_controller(dev, co
     d3.discard_config()
     assert diff == "" and startup == original, diff
     assert not d3.has_pending_commit()
-    assert Journal(journal_path).history(HOST)[-1][1] == "reverted"
+    assert PendingStore(journal_path).history(HOST)[-1][1] == "reverted"
     dev.open()  # later tests use `dev` again
 
 
@@ -290,7 +290,7 @@ def test_commit_while_pending_is_refused_and_the_change_stays(dev, rendered, jou
     dev.discard_config()
     dev.rollback()  # ends the pending commit: timer stopped, previous config back
     assert not dev.has_pending_commit()
-    assert Journal(journal_path).history(HOST)[-1][1] == "rolled_back"
+    assert PendingStore(journal_path).history(HOST)[-1][1] == "rolled_back"
     _, files, _ = dev._exec(f"ls -a {dev.workdir}")
     assert not timer_files(files), files
     assert_original(dev, original)

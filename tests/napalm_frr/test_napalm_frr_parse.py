@@ -20,7 +20,7 @@ def test_lookup_returns_the_driver_not_the_base_class():
     assert napalm.get_network_driver("frr") is FRRDriver
     import napalm_frr
 
-    assert [n for n in dir(napalm_frr) if not n.startswith("_")] == ["FRRDriver", "frr", "parse"]
+    assert [n for n in dir(napalm_frr) if not n.startswith("_")] == ["FRRDriver", "frr", "parse", "pending"]
 
 
 RENDERED = """!

@@ -28,10 +28,12 @@ def _why(result: Any, path: str = "") -> list[str]:
         return [] if result else [path or "differs"]
     if not isinstance(result, dict) or result.get("complies", True):
         return []
-    out = [f"missing {path + '.' if path else ''}{m}" if not isinstance(m, dict) else f"missing {path or ''} {m}"
+    out = [f"missing {path + '.' if path else ''}{m}" if not isinstance(m, dict)
+           else "missing " + " ".join(str(v).strip("^$").replace("\\", "") for v in m.values())
            for m in result.get("missing", [])]
     out += [f"extra {path + '.' if path else ''}{e}" for e in result.get("extra", [])]
-    for key, sub in (result.get("present") or {}).items():
+    present = result.get("present")
+    for key, sub in (present.items() if isinstance(present, dict) else ()):
         if isinstance(sub, dict) and not sub.get("complies", True):
             where = f"{path}.{key}" if path else str(key)
             if sub.get("nested"):

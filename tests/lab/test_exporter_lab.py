@@ -157,9 +157,9 @@ def _wait_for(pred, timeout: float, every: float = 0.25):
 
 def _fault(exporter: Exporter, kind: str, target: str, *, after: float, cleared: bool | None = None) -> dict | None:
     for f in exporter.faults():
-        if f["kind"] == kind and f["target"] == target and _ts(f["start"]) >= after - INTERVAL - 2:
-            if cleared is None or (f["cleared"] is not None) == cleared:
-                return f
+        if (f["kind"] == kind and f["target"] == target and _ts(f["start"]) >= after - INTERVAL - 2
+                and (cleared is None or (f["cleared"] is not None) == cleared)):
+            return f
     return None
 
 

@@ -1,0 +1,117 @@
+"""What both drivers need from a Huawei/H3C CLI session: prompts, questions, error lines, a journal.
+
+Questions are answered deliberately: the caller says which answer each question gets; an
+unexpected question is a failure, never a blind "y". Error formats are the ones in
+../shared/notes/chinese-nos.md §1.8 (VRP: caret line + ``Error:``) and §2 (Comware: ``%``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+PROMPT = re.compile(r"(?:<[^<>\r\n]+>|\[[~*]?[^\[\]\r\n]+\])\s*$")
+QUESTION = re.compile(r"(\[Y/N\]:|\[Y\(yes\)/N\(no\)/C\(cancel\)\]:|\[Y/N/C\]:)\s*$")
+EXPECT = r"(?:<[^<>\r\n]+>|\[[~*]?[^\[\]\r\n]+\]|\[Y/N\]:|\[Y\(yes\)/N\(no\)/C\(cancel\)\]:|\[Y/N/C\]:)\s*$"
+VRP_ERROR = re.compile(r"^\s*Error:.*$", re.M)
+COMWARE_ERROR = re.compile(r"^\s*%\s*(?:Unrecognized|Incomplete|Ambiguous|Too many|Wrong|Command not available|"
+                           r"Parameter error|Failed).*$|^\s*Error:.*$", re.M)
+
+
+class CliError(Exception):
+    """The device answered with an error line."""
+
+
+def first_error(text: str, pattern: re.Pattern[str]) -> str | None:
+    m = pattern.search(text)
+    return m.group(0).strip() if m else None
+
+
+def config_lines(text: str) -> list[str]:
+    """Lines to type from a rendered config: no headers, no ``return``, comments kept as '#'."""
+    out = []
+    for raw in text.splitlines():
+        s = raw.rstrip()
+        if not s.strip() or s.startswith("!") or s.strip() == "return" or s.strip().startswith("version "):
+            continue
+        out.append(s)
+    return out
+
+
+class Journal:
+    """Pending trials per device in a small JSON file, so has_pending_commit survives the process."""
+
+    def __init__(self, path: str | os.PathLike[str] | None, key: str):
+        if path is None:
+            base = os.environ.get("EGOV_STATE_DIR") or os.path.join(os.getcwd(), ".egov")
+            path = os.path.join(base, "drivers", "pending.json")
+        self.path = Path(path)
+        self.key = key
+
+    def _all(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def get(self) -> dict[str, Any] | None:
+        return self._all().get(self.key)
+
+    def set(self, entry: dict[str, Any] | None) -> None:
+        data = self._all()
+        if entry is None:
+            data.pop(self.key, None)
+        else:
+            data[self.key] = entry
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, self.path)
+
+
+def label_for(message: str = "") -> str:
+    """A commit label: letters first (VRP refuses labels starting with a digit), unique per second."""
+    base = re.sub(r"[^A-Za-z0-9_-]", "-", message)[:40].strip("-") or "egov"
+    if not base[0].isalpha():
+        base = "egov-" + base
+    return f"{base}-{time.strftime('%Y%m%d%H%M%S')}"
+
+
+def send(conn: Any, line: str, answers: dict[str, str] | None = None, timeout: float = 60) -> str:
+    """Type ``line``; answer the questions it raises from ``answers`` ({question regex: answer});
+    return everything printed up to the next prompt."""
+    out = conn.send_command(line, expect_string=EXPECT, strip_prompt=False, strip_command=False,
+                            read_timeout=timeout, cmd_verify=False)
+    total = out
+    for _ in range(5):
+        m = QUESTION.search(total.rstrip())
+        if not m:
+            break
+        tail = total.rstrip().splitlines()[-1]
+        reply = None
+        for rx, ans in (answers or {}).items():
+            if re.search(rx, tail):
+                reply = ans
+                break
+        if reply is None:
+            conn.send_command("C" if "cancel" in tail.lower() else "N", expect_string=EXPECT, read_timeout=timeout,
+                              cmd_verify=False)
+            raise CliError(f"unexpected question after {line!r}: {tail.strip()}")
+        more = conn.send_command(reply, expect_string=EXPECT, strip_prompt=False, strip_command=False,
+                                 read_timeout=timeout, cmd_verify=False)
+        total += "\n" + more
+    return total
+
+
+def clean(text: str, command: str) -> str:
+    """Output without the echoed command and the trailing prompt."""
+    lines = text.replace("\r", "").split("\n")
+    if lines and lines[0].strip().endswith(command):
+        lines = lines[1:]
+    while lines and (not lines[-1].strip() or PROMPT.match(lines[-1].strip())):
+        lines = lines[:-1]
+    return "\n".join(lines)

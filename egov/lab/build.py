@@ -503,10 +503,11 @@ def _start_forwarder(state: LabState, hub_ips: list[str], sources: dict[str, str
     (root / "forward.json").write_text(json.dumps(spec))
     ready = root / "forward.ready"
     ready.unlink(missing_ok=True)
-    log = open(root / "forward.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "egov.lab.forward", str(root / "forward.json"),
-                             f"/run/netns/{state.hub}"], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                            start_new_session=True, env=dict(os.environ, EGOV_FORWARD_READY=str(ready)))
+    # the forwarder writes to its own copy of the log descriptor; ours is closed as soon as it runs
+    with open(root / "forward.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "egov.lab.forward", str(root / "forward.json"),
+                                 f"/run/netns/{state.hub}"], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=dict(os.environ, EGOV_FORWARD_READY=str(ready)))
     state.forwarder_pid = proc.pid
     state.save()
     deadline = time.monotonic() + 10

@@ -47,6 +47,12 @@ def _add_lab() -> None:
     app.add_typer(maintenance_app, name="maintenance")
     app.add_typer(__import__("egov.cli.cloud", fromlist=["cloud_app"]).cloud_app, name="cloud")
     app.add_typer(__import__("egov.cli.sim", fromlist=["sim_app"]).sim_app, name="sim")
+    from egov.cli.demo import demo
+    from egov.cli.operate import drill, runbook_app
+
+    app.add_typer(runbook_app, name="runbook")
+    app.command("drill")(drill)
+    app.command("demo")(demo)
 
 # shared pieces live in egov.cli.common; these names stay importable from here for older callers
 _fail = fail
@@ -199,12 +205,12 @@ def inventory_export(
         say(f"inventory: {len(plan.topology.nodes)} hosts -> {display_path(out_file)}", stderr=True)
 
 
-@app.command("demo")
-def demo(
+@app.command("render-demo")
+def render_demo(
     profile: ProfileOpt = "shaanxi",
     out_dir: Annotated[Path, typer.Option("--out", "-o")] = Path("build/shaanxi"),
 ) -> None:
-    """The main job: plan, validate and render a whole province (dry-run secrets), with a summary."""
+    """Plan, validate and render a whole province (dry-run secrets), with a summary (no root needed)."""
     t0 = time.perf_counter()
     plan, times = _render(profile, out_dir, True, None, None, None, False, quiet=True)
     out.print(_summary_table(plan, f"{plan.loaded.profile.name}: planned, validated, rendered"))

@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -202,6 +203,17 @@ class BackgroundExporter:
     def start(self) -> BackgroundExporter:
         from egov.measure.exporter import serve
 
+        if self.trap_addr:
+            import socket
+
+            with socket.socket(socket.AF_INET6 if ":" in self.trap_addr[0] else socket.AF_INET,
+                               socket.SOCK_DGRAM) as probe_sock:
+                try:
+                    probe_sock.bind(self.trap_addr)
+                except OSError:
+                    raise EgovError.one("egov exporter", "traps", f"udp {self.trap_addr[0]}:{self.trap_addr[1]} is "
+                                        "taken (another exporter already takes the lab's traps?)",
+                                        "stop that exporter first") from None
         if self.listen:
             self._server, _ = serve(self.ex, *self.listen)
 
@@ -218,6 +230,13 @@ class BackgroundExporter:
         self._thread.start()
         self._ready.wait(10)
         return self
+
+    def wait_ready(self, timeout: float) -> bool:
+        """True once the first poll cycle has finished."""
+        deadline = time.monotonic() + timeout
+        while self.ex.cycles < 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return bool(self.ex.cycles >= 1)
 
     def poll(self, router: str, timeout: float = 30.0) -> Any:
         """One router polled now on the exporter's own loop (runbook steps share its SNMP sessions)."""

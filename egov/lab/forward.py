@@ -206,13 +206,13 @@ async def serve(spec: list[dict[str, Any]], netns_path: str) -> None:
             await asyncio.start_server(_probe_handler(target, vantage_fds[s["netns"]], home_fd, s.get("source")),
                                        sock=sock)
         elif s["proto"] == "trap":
-            out, _ = await loop.create_datagram_endpoint(_Quiet, sock=sock)
+            relay_out, _ = await loop.create_datagram_endpoint(_Quiet, sock=sock)
             host, port = str(s["listen"][0]), int(s["listen"][1])
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            await loop.create_datagram_endpoint(lambda o=out, t=target: _TrapRelay(o, t), local_addr=(host, port),
-                                                family=family)
+            await loop.create_datagram_endpoint(functools.partial(_TrapRelay, relay_out, target),
+                                                local_addr=(host, port), family=family)
         else:
-            await loop.create_datagram_endpoint(lambda t=target: _UdpRelay(t), sock=sock)
+            await loop.create_datagram_endpoint(functools.partial(_UdpRelay, target), sock=sock)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

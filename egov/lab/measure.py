@@ -51,8 +51,11 @@ def failover(state: LabState, topo: Topology, router: str, target: str, family: 
     """
     time.sleep(settle)
     node, dst = topo.nodes[router], topo.nodes[target]
-    src = str((node.loopback4 if family == 4 else node.loopback6).ip)
-    dst_ip = str((dst.loopback4 if family == 4 else dst.loopback6).ip)
+    src_if = node.loopback4 if family == 4 else node.loopback6
+    dst_if = dst.loopback4 if family == 4 else dst.loopback6
+    if src_if is None or dst_if is None:
+        raise ValueError(f"{router} or {target} has no IPv{family} loopback")
+    src, dst_ip = str(src_if.ip), str(dst_if.ip)
     uplinks = node.uplinks
     rs = state.routers[router]
     out: dict[str, str] = {}

@@ -14,7 +14,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -236,8 +236,8 @@ class ExporterCollector(Collector):
                 key = (f.kind, f"{level:g}h")
                 esc[key] = esc.get(key, 0) + 1
             if f.open:
-                k = (f.kind, f.tier, f.city)
-                counts[k] = counts.get(k, 0) + 1
+                where = (f.kind, f.tier, f.city)
+                counts[where] = counts.get(where, 0) + 1
             elif not f.planned:
                 d = f.duration()
                 n[f.kind] += 1
@@ -245,11 +245,11 @@ class ExporterCollector(Collector):
                 for j, b in enumerate(BUCKETS):
                     if d <= b:
                         buckets[f.kind][j] += 1
-        for k, v in sorted(counts.items()):
-            open_.add_metric(list(k), v)
+        for labels, v in sorted(counts.items()):
+            open_.add_metric(list(labels), v)
         yield open_
-        yield _counter("egov_faults", "faults opened since the record began", total, ["kind", "planned"])
-        yield _counter("egov_fault_escalations", "escalations fired", esc, ["kind", "level"])
+        yield _counter("egov_faults", "faults opened since the record began", dict(total), ["kind", "planned"])
+        yield _counter("egov_fault_escalations", "escalations fired", dict(esc), ["kind", "level"])
         hist = HistogramMetricFamily("egov_fault_resolution_seconds", "start to clear of unplanned faults",
                                      labels=["kind"])
         for k in KINDS:
@@ -258,14 +258,14 @@ class ExporterCollector(Collector):
         yield hist
 
 
-def _gauge(name: str, doc: str, values: dict[tuple[str, ...], float], labels: list[str]) -> GaugeMetricFamily:
+def _gauge(name: str, doc: str, values: Mapping[Any, float], labels: list[str]) -> GaugeMetricFamily:
     fam = GaugeMetricFamily(name, doc, labels=labels)
     for k, v in values.items():
         fam.add_metric(list(k), v)
     return fam
 
 
-def _counter(name: str, doc: str, values: dict[tuple[str, ...], float], labels: list[str]) -> CounterMetricFamily:
+def _counter(name: str, doc: str, values: Mapping[Any, float], labels: list[str]) -> CounterMetricFamily:
     fam = CounterMetricFamily(name, doc, labels=labels)
     for k, v in sorted(values.items()):
         fam.add_metric(list(k), v)
@@ -306,7 +306,8 @@ def http_app(ex: Exporter) -> Callable[..., Iterable[bytes]]:
 
             class One(Collector):
                 def collect(self) -> Iterator[Any]:
-                    errs = {(target, p.reason or "error"): 1} if p is not None and not p.ok else {}
+                    errs: dict[tuple[str, str], int] = ({(target, str(p.reason or "error")): 1}
+                                                        if p is not None and not p.ok else {})
                     yield from router_families([ex.targets[target]], {target: p} if p else {}, {}, errs)
 
             reg.register(One())

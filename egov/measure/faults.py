@@ -102,7 +102,8 @@ class FaultEngine:
 
     def __init__(self, store: FaultStore, profile: str, net: Network, *, target_s: float = 10800.0,
                  escalate_h: tuple[float, ...] = (2.0, 2.5), windows: Callable[[], list[Window]] | None = None,
-                 log: Callable[[str], None] | None = None, clock: Callable[[], float] = time.time):
+                 log: Callable[[str], None] | None = None, clock: Callable[[], float] = time.time,
+                 recovery_s: float = 180.0):
         self.store = store
         self.profile = profile
         self.net = net
@@ -111,6 +112,9 @@ class FaultEngine:
         self.windows = windows or (lambda: store.windows(profile))
         self.log = log or (lambda _msg: None)
         self.clock = clock
+        self.recovery_s = recovery_s
+        self._ifs: dict[str, list[str]] = {}
+        self._held: set[str] = set()  # routers back from a fault, held until IS-IS is up
         self.last: dict[str, Poll] = {}
         self.router_state: dict[str, str] = {}  # up | down | unknown
         self._unknown_streak: dict[str, int] = {}
@@ -179,8 +183,14 @@ class FaultEngine:
             if state == "up":
                 self._unknown_streak.pop(p.router, None)
                 back = p.booted_at if p.booted_at is not None else p.at
-                if r_fault:
-                    self._clear(r_fault, back if back > r_fault.start else p.at, "poll")
+                if r_fault and self._recovering(p, back):
+                    self._held.add(p.router)
+                    down_now.add(p.router)  # answers, but routes nothing yet: still the router fault
+                elif r_fault:
+                    # back when it booted, or, if it was held while IS-IS came up, when routing returned
+                    recovered = p.at if p.router in self._held else back
+                    self._held.discard(p.router)
+                    self._clear(r_fault, recovered if recovered > r_fault.start else p.at, "poll")
                 if m_fault:
                     self._clear(m_fault, p.at, "poll")
             elif state == "down":
@@ -198,6 +208,25 @@ class FaultEngine:
             if link.a not in polled and link.b not in polled:
                 continue
             self._link(link, opened.get(("link", link.key)), down_routers, now)
+
+    def _own_ifs(self, router: str) -> list[str]:
+        if not self._ifs:
+            for lk in self.net.links.values():
+                self._ifs.setdefault(lk.a, []).append(lk.a_if)
+                self._ifs.setdefault(lk.b, []).append(lk.b_if)
+        return self._ifs.get(router, [])
+
+    def _adjacencies_checked(self, p: Poll) -> bool:
+        """The poll shows IS-IS state for the router's planned links (an ISIS-MIB agent)."""
+        return p.isis is not None and bool(self._own_ifs(p.router))
+
+    def _recovering(self, p: Poll, back: float) -> bool:
+        """A router back from a fault that has not one IS-IS adjacency up yet is still out of service:
+        its fault stays open (and its links raise no faults of their own) until routing is back, or
+        for at most ``recovery_s`` after it came back."""
+        if not self._adjacencies_checked(p) or p.at - back > self.recovery_s:
+            return False
+        return all(self._end_down(p, ifname) for ifname in self._own_ifs(p.router))
 
     def _router_state(self, p: Poll) -> tuple[str, float]:
         if p.ok:

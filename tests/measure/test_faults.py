@@ -198,3 +198,32 @@ def test_escalations_fire_once_each_before_the_target(world, net):
     engine.probe("portal", True, T0 + 20001)
     (f,) = store.faults("lab")
     assert (f.kind, f.cleared, f.within_target()) == ("service", T0 + 20001, False)
+
+
+def test_a_router_back_without_routing_keeps_its_fault_until_is_is_is_up(world, net):
+    """Daemons restart in seconds, IS-IS needs a few more: until one adjacency is up the router still
+    routes nothing, so its fault stays open and its links raise no faults of their own."""
+    store, engine, clock, _ = world
+    r = "sn-bj-a"
+    down = {nb: {i: T0 - 5} for nb, i, _ in net.neighbours[r]}
+    engine.polls(healthy(net, T0, dead={r}, down=down))
+    (f,) = store.open_faults("lab")
+    # answers again (booted 3 s ago), every adjacency of its own still down
+    clock.t = T0 + 60
+    mine = {r: {ifname(net, r, nb) for nb, _i, _k in net.neighbours[r]}}
+    neighbours_cut = {nb: {i} for nb, i, _ in net.neighbours[r]}
+    engine.polls(healthy(net, T0 + 60, uptime_s=3, cut={**mine, **neighbours_cut}))
+    assert [(x.kind, x.target) for x in store.open_faults("lab")] == [("router", r)]
+    # routing is back: cleared when that was seen, and no link fault was ever opened
+    clock.t = T0 + 65
+    engine.polls(healthy(net, T0 + 65, uptime_s=8))
+    (f,) = store.faults("lab")
+    assert f.cleared == pytest.approx(T0 + 65, abs=0.02)
+    # a router that never gets an adjacency back is released after recovery_s: its links take over
+    engine.recovery_s = 10
+    clock.t = T0 + 100
+    engine.polls(healthy(net, T0 + 100, dead={r}, down=down))
+    clock.t = T0 + 200
+    engine.polls(healthy(net, T0 + 200, uptime_s=30, cut={**mine, **neighbours_cut}))
+    kinds = sorted(x.kind for x in store.open_faults("lab"))
+    assert kinds and set(kinds) == {"link"}, kinds

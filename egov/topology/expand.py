@@ -56,120 +56,148 @@ def _circuit(a: str, b: str) -> str | None:
 
 def expand(loaded: LoadedProfile) -> tuple[Topology, list[Problem]]:
     """Expand the profile's site tree; return the topology and the problems found on the way."""
-    prof: Profile = loaded.profile
-    where = loaded.where
-    problems: list[Problem] = []
-    tiers = prof.tiers
-    root_tier = prof.root_tier
-    nodes: dict[str, Node] = {}
-    links: list[Link] = []
-    seen_links: set[str] = set()
+    return _Expander(loaded).run()
 
-    root = _SiteCtx(prof.root, root_tier, (prof.root.id,), "root", None, prof.root.area or prof.igp.area, [])
-    queue: deque[_SiteCtx] = deque([root])
-    while queue:
-        ctx = queue.popleft()
-        tier = tiers[ctx.tier]
-        site = ctx.site
+
+class _Expander:
+    """One expansion: breadth-first over the site tree, collecting routers, links and problems."""
+
+    def __init__(self, loaded: LoadedProfile) -> None:
+        self.prof: Profile = loaded.profile
+        self.where = loaded.where
+        self.tiers = self.prof.tiers
+        self.problems: list[Problem] = []
+        self.nodes: dict[str, Node] = {}
+        self.links: list[Link] = []
+        self.seen_links: set[str] = set()
+        self.queue: deque[_SiteCtx] = deque()
+
+    def problem(self, field: str, what: str, fix: str) -> None:
+        self.problems.append(Problem(self.where(field), field, what, fix))
+
+    def run(self) -> tuple[Topology, list[Problem]]:
+        prof = self.prof
+        self.queue.append(_SiteCtx(prof.root, prof.root_tier, (prof.root.id,), "root", None,
+                                   prof.root.area or prof.igp.area, []))
+        while self.queue:
+            ctx = self.queue.popleft()
+            self._routers(ctx)
+            self._links(ctx)
+            self._children(ctx)
+        services = self._services()
+        bfd = {name: t.bfd for name, t in self.tiers.items()}
+        return Topology(profile=prof.name, tiers=list(self.tiers), nodes=self.nodes, links=self.links, bfd=bfd,
+                        services=services), self.problems
+
+    def _routers(self, ctx: _SiteCtx) -> None:
+        """The site's router (dual-homed) or two (pair), named by the site path."""
+        tier, site = self.tiers[ctx.tier], ctx.site
         platform = site.platform or tier.platform
         region = ctx.path[1] if len(ctx.path) > 1 else ctx.path[0]
-        members = ["a", "b"] if tier.redundancy == "pair" else [""]
         uplinks = tier.uplinks if site.uplinks is None else site.uplinks
-        for m in members:
+        for m in ["a", "b"] if tier.redundancy == "pair" else [""]:
             host = "-".join(ctx.path) + (f"-{m}" if m else "")
-            if host in nodes:
-                problems.append(Problem(where(ctx.source + ".id"), ctx.source + ".id", f"duplicate router name {host!r}",
-                                        "give each site a unique id among its siblings"))
+            if host in self.nodes:
+                self.problem(ctx.source + ".id", f"duplicate router name {host!r}",
+                             "give each site a unique id among its siblings")
                 continue
             if len(host) > 63:
-                problems.append(Problem(where(ctx.source + ".id"), ctx.source + ".id", f"router name {host!r} is over 63 characters",
-                                        "shorten the site ids on its path"))
-            nodes[host] = Node(
+                self.problem(ctx.source + ".id", f"router name {host!r} is over 63 characters",
+                             "shorten the site ids on its path")
+            self.nodes[host] = Node(
                 hostname=host, tier=ctx.tier, site="/".join(ctx.path), site_name=site.name or site.id,
                 member=m, platform=platform, region=region, isis_level=tier.isis_level, area=ctx.area,
                 source=ctx.source, uplinks_wanted=uplinks if ctx.parent else 0, ipv6_wanted=site.ipv6,
             )
             ctx.routers.append(host)
 
-        # the pair's own link between its two routers
+    def _link(self, ctx: _SiteCtx, a: str, b: str, n: int, kind: Literal["uplink", "peer"], bw: int,
+              required: int) -> None:
+        _add_link(self.links, self.seen_links, self.problems, self.where, ctx, self.nodes, a, b, n, kind,
+                  self.tiers[ctx.tier], ctx.tier, bw, required, self.prof)
+
+    def _links(self, ctx: _SiteCtx) -> None:
+        """A pair's own link, then the uplinks spread over the parent site's routers."""
+        tier, site = self.tiers[ctx.tier], ctx.site
         if len(ctx.routers) == 2 and tier.peer_link:
-            bw = tier.bandwidth or max((t.bandwidth or 0) for t in tiers.values()) or 10**9
-            _add_link(links, seen_links, problems, where, ctx, nodes, ctx.routers[0], ctx.routers[1], 1,
-                      "peer", tier, ctx.tier, bw, bw, prof)
+            bw = tier.bandwidth or max((t.bandwidth or 0) for t in self.tiers.values()) or 10**9
+            self._link(ctx, ctx.routers[0], ctx.routers[1], 1, "peer", bw, bw)
+        if ctx.parent is None:
+            return
+        uplinks = tier.uplinks if site.uplinks is None else site.uplinks
+        parents = ctx.parent.routers
+        required = tier.bandwidth or 0
+        bw = site.bandwidth or required
+        for host in ctx.routers:
+            for k in range(uplinks):
+                if not parents:
+                    break
+                self._link(ctx, parents[k % len(parents)], host, k // len(parents) + 1, "uplink", bw, required)
 
-        # uplinks to the parent site's routers
-        if ctx.parent is not None:
-            parents = ctx.parent.routers
-            required = tier.bandwidth or 0
-            bw = site.bandwidth or required
-            for host in ctx.routers:
-                for k in range(uplinks):
-                    if not parents:
-                        break
-                    parent = parents[k % len(parents)]
-                    _add_link(links, seen_links, problems, where, ctx, nodes, parent, host,
-                              k // len(parents) + 1, "uplink", tier, ctx.tier, bw, required, prof)
-
-        # children
-        for child_tier, value in site.children.items():
+    def _children(self, ctx: _SiteCtx) -> None:
+        """Queue the child sites (listed, or generated from a count); stop growing past MAX_SITES."""
+        tiers = self.tiers
+        for child_tier, value in ctx.site.children.items():
             field = f"{ctx.source}.{child_tier}"
             if child_tier not in tiers:
-                problems.append(Problem(where(field), field, f"unknown tier {child_tier!r}",
-                                        f"use one of: {', '.join(tiers)}"))
+                self.problem(field, f"unknown tier {child_tier!r}", f"use one of: {', '.join(tiers)}")
                 continue
             if tiers[child_tier].parent != ctx.tier:
-                problems.append(Problem(
-                    where(field), field,
-                    f"tier {child_tier!r} hangs under {tiers[child_tier].parent!r}, not {ctx.tier!r}",
-                    f"move these sites under a {tiers[child_tier].parent} site"))
+                self.problem(field, f"tier {child_tier!r} hangs under {tiers[child_tier].parent!r}, not {ctx.tier!r}",
+                             f"move these sites under a {tiers[child_tier].parent} site")
                 continue
             n_kids = len(value) if isinstance(value, list) else (
                 value.count if isinstance(value, CountBlock) else value)
-            if len(nodes) + len(queue) + n_kids > MAX_SITES:
-                problems.append(Problem(where(field), field, f"the plan grows past {MAX_SITES:,} sites here",
-                                        "check the counts (a whole province has about 2,000 routers)"))
-                queue.clear()
-                break
+            if len(self.nodes) + len(self.queue) + n_kids > MAX_SITES:
+                self.problem(field, f"the plan grows past {MAX_SITES:,} sites here",
+                             "check the counts (a whole province has about 2,000 routers)")
+                self.queue.clear()
+                return
             if isinstance(value, list):
                 kids = [(s, f"{field}[{i}]") for i, s in enumerate(value)]
             else:
-                totals = value.children if isinstance(value, CountBlock) else {}
-                for t in totals:
-                    if t not in tiers or tiers[t].parent != child_tier:
-                        problems.append(Problem(where(f"{field}.{t}"), f"{field}.{t}",
-                                                f"{t!r} is not a child tier of {child_tier!r}",
-                                                f"nest only tiers whose parent is {child_tier}"))
-                totals = {t: n for t, n in totals.items() if t in tiers and tiers[t].parent == child_tier}
-                gen = _generated(child_tier, tiers[child_tier], n_kids, totals)
-                kids = [(s, f"{field}[{i}]") for i, s in enumerate(gen)]
-            ids: set[str] = set()
-            for s, src in kids:
-                if s.id in ids:
-                    problems.append(Problem(where(src + ".id"), src + ".id",
-                                            f"duplicate site id {s.id!r} under {'/'.join(ctx.path)}",
-                                            "give each sibling site a unique id"))
-                    continue
-                ids.add(s.id)
-                queue.append(_SiteCtx(s, child_tier, ctx.path + (s.id,), src, ctx, s.area or ctx.area, []))
+                kids = self._generated_kids(field, child_tier, value, n_kids)
+            self._queue_kids(ctx, child_tier, kids)
 
-    services: list[ServiceLan] = []
-    names: set[str] = set()
-    for i, svc in enumerate(prof.hosted_services):
-        field = f"hosted_services[{i}]"
-        if svc.name in names:
-            problems.append(Problem(where(field + ".name"), field + ".name", f"duplicate service {svc.name!r}",
-                                    "give each hosted service its own name"))
-            continue
-        names.add(svc.name)
-        if svc.router not in nodes:
-            problems.append(Problem(where(field + ".router"), field + ".router", f"no router named {svc.router!r}",
-                                    "name a router of the plan (see `egov plan show --json`)"))
-            continue
-        services.append(ServiceLan(service=svc.name, node=svc.router, kind=svc.kind, service_port=svc.port,
-                                   path=svc.path, cloud=svc.cloud))
-    bfd = {name: t.bfd for name, t in tiers.items()}
-    order = list(tiers)
-    return Topology(profile=prof.name, tiers=order, nodes=nodes, links=links, bfd=bfd, services=services), problems
+    def _generated_kids(self, field: str, child_tier: str, value: CountBlock | int, n_kids: int
+                        ) -> list[tuple[Site, str]]:
+        tiers = self.tiers
+        totals = value.children if isinstance(value, CountBlock) else {}
+        for t in totals:
+            if t not in tiers or tiers[t].parent != child_tier:
+                self.problem(f"{field}.{t}", f"{t!r} is not a child tier of {child_tier!r}",
+                             f"nest only tiers whose parent is {child_tier}")
+        totals = {t: n for t, n in totals.items() if t in tiers and tiers[t].parent == child_tier}
+        gen = _generated(child_tier, tiers[child_tier], n_kids, totals)
+        return [(s, f"{field}[{i}]") for i, s in enumerate(gen)]
+
+    def _queue_kids(self, ctx: _SiteCtx, child_tier: str, kids: list[tuple[Site, str]]) -> None:
+        ids: set[str] = set()
+        for s, src in kids:
+            if s.id in ids:
+                self.problem(src + ".id", f"duplicate site id {s.id!r} under {'/'.join(ctx.path)}",
+                             "give each sibling site a unique id")
+                continue
+            ids.add(s.id)
+            self.queue.append(_SiteCtx(s, child_tier, ctx.path + (s.id,), src, ctx, s.area or ctx.area, []))
+
+    def _services(self) -> list[ServiceLan]:
+        services: list[ServiceLan] = []
+        names: set[str] = set()
+        for i, svc in enumerate(self.prof.hosted_services):
+            field = f"hosted_services[{i}]"
+            if svc.name in names:
+                self.problem(field + ".name", f"duplicate service {svc.name!r}",
+                             "give each hosted service its own name")
+                continue
+            names.add(svc.name)
+            if svc.router not in self.nodes:
+                self.problem(field + ".router", f"no router named {svc.router!r}",
+                             "name a router of the plan (see `egov plan show --json`)")
+                continue
+            services.append(ServiceLan(service=svc.name, node=svc.router, kind=svc.kind, service_port=svc.port,
+                                       path=svc.path, cloud=svc.cloud))
+        return services
 
 
 def _add_link(links: list[Link], seen: set[str], problems: list[Problem], where: Callable[[str], str], ctx: _SiteCtx,

@@ -7,16 +7,21 @@ overlap nor run out, names that are unique, platforms we can render.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
 from egov.errors import Problem
 from egov.plan.load import LoadedProfile, load_profile
-from egov.plan.schema import format_bandwidth
+from egov.plan.schema import Profile, format_bandwidth
 from egov.platforms import PLATFORMS
 from egov.topology.addressing import Allocation, allocate, read_lock
 from egov.topology.expand import expand
 from egov.topology.model import Topology
+
+#: field path -> "file:line" (LoadedProfile.where, cached)
+Where = Callable[[str], str]
+
 
 @dataclass(slots=True)
 class Plan:
@@ -34,11 +39,15 @@ class Plan:
 
 def check(loaded: LoadedProfile, topo: Topology) -> list[Problem]:
     """Rules that need the whole addressed topology."""
-    prof = loaded.profile
-    out: list[Problem] = []
-
     where = cache(loaded.where)
+    prof = loaded.profile
+    return (_check_nodes(prof, topo, where) + _check_links(topo, where) + _check_pools(prof, where)
+            + _check_frr(topo, where))
 
+
+def _check_nodes(prof: Profile, topo: Topology, where: Where) -> list[Problem]:
+    """Known platforms, dual homing, dual stack on loopbacks and interfaces."""
+    out: list[Problem] = []
     known = ", ".join(PLATFORMS)
     for name, tier in prof.tiers.items():
         if tier.platform not in PLATFORMS:
@@ -65,6 +74,11 @@ def check(loaded: LoadedProfile, topo: Topology) -> list[Problem]:
                 out.append(Problem(where(node.source), f"{node.source}.ipv6",
                                    f"{node.hostname} {iface.name} (to {iface.peer}) has no IPv6",
                                    "set ipv6: true; every interface must be dual-stack"))
+    return out
+
+
+def _check_links(topo: Topology, where: Where) -> list[Problem]:
+    out: list[Problem] = []
     for link in topo.links:
         if link.bandwidth_bps < link.required_bps:
             b = topo.nodes[link.b]
@@ -72,13 +86,18 @@ def check(loaded: LoadedProfile, topo: Topology) -> list[Problem]:
                                f"link {link.key} is {format_bandwidth(link.bandwidth_bps)}, below tier "
                                f"{link.tier}'s {format_bandwidth(link.required_bps)}",
                                f"raise it to at least {format_bandwidth(link.required_bps)} or remove the override"))
+    return out
+
+
+def _check_pools(prof: Profile, where: Where) -> list[Problem]:
+    """Both families in every pool; no prefix overlapping another (any pool)."""
+    out: list[Problem] = []
     for fam, key in ((4, "ipv4"), (6, "ipv6")):
         for kind in ("loopback", "p2p", "mgmt"):
             if not getattr(getattr(prof.pools, kind), key):
                 out.append(Problem(where("pools." + kind), f"pools.{kind}.{key}",
                                    f"no IPv{fam} pool: routers get no IPv{fam} {kind} addresses",
                                    f"add a prefix to pools.{kind}.{key}; the extranet is dual-stack"))
-    # overlapping pools (every pair of prefixes from any pool)
     nets = [(f"pools.{kind}.{key}", n) for kind in ("loopback", "p2p", "mgmt") for key in ("ipv4", "ipv6")
             for n in getattr(getattr(prof.pools, kind), key)]
     for i, (fa, na) in enumerate(nets):
@@ -86,6 +105,12 @@ def check(loaded: LoadedProfile, topo: Topology) -> list[Problem]:
             if na.version == nb.version and na.overlaps(nb):
                 out.append(Problem(where(fb), fb, f"{nb} overlaps {na} in {fa}",
                                    "give each pool its own, non-overlapping prefix"))
+    return out
+
+
+def _check_frr(topo: Topology, where: Where) -> list[Problem]:
+    """Limits of Linux and FRR 8.4 on FRR routers."""
+    out: list[Problem] = []
     for node in topo.nodes.values():
         if node.platform != "frr":
             continue

@@ -314,7 +314,7 @@ def test_a_device_without_a_fresh_backup_is_never_touched(bare_lab, state_dir, m
 def test_a_batch_rollback_rolls_back_what_it_can_and_names_the_rest(bare_lab, state_dir, monkeypatch):
     ch = _city_change(state_dir, 720)
     failing, stuck = "sn-bj-b", "sn-bj-a"  # batch 2 after the canary: sn-xa-b, sn-bj-a, sn-bj-b
-    real_render, real_run = ch.render, ch.run_playbook
+    real_render, real_run = ch.render, ch.run_devices
 
     def render(hosts):  # a line FRR refuses, on one router of the batch
         d = real_render(hosts)
@@ -323,14 +323,14 @@ def test_a_batch_rollback_rolls_back_what_it_can_and_names_the_rest(bare_lab, st
                                                " isis network point-to-nowhere\n", 1))
         return d
 
-    def run_playbook(playbook, cid, hosts, hostvars, extra=None):  # one router down for the rollback only
-        if playbook != "rollback":
-            return real_run(playbook, cid, hosts, hostvars, extra)
+    def run_devices(action, cid, requests):  # one router down for the rollback only
+        if action != "rollback":
+            return real_run(action, cid, requests)
         with _sshd_down(bare_lab, stuck):
-            return real_run(playbook, cid, hosts, hostvars, extra)
+            return real_run(action, cid, requests)
 
     monkeypatch.setattr(ch, "render", render)
-    monkeypatch.setattr(ch, "run_playbook", run_playbook)
+    monkeypatch.setattr(ch, "run_devices", run_devices)
     before = {h: _running(bare_lab, h) for h in CITY}
     out = ch.apply(CITY, batch=5, canary=1, failure_budget=0)
     assert out.results[failing]["status"] == "failed"

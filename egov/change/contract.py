@@ -110,6 +110,8 @@ class DeviceRequest:
     change_id: str = ""
     commands: list[str] = field(default_factory=list)
     accept_unchecked: list[str] = field(default_factory=list)
+    #: plan: also return the running config the diff is against (an apply's pre-change backup, read once)
+    with_config: bool = False
     pending_store: str | None = None
     secrets: list[str] = field(default_factory=list, repr=False)
 

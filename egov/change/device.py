@@ -134,13 +134,17 @@ def _load(drv: Any, req: DeviceRequest) -> tuple[str, DeviceResult | None]:
 
 
 def _plan(drv: Any, req: DeviceRequest) -> DeviceResult:
+    running = _backup(drv, req)["config"] if req.with_config else None
     diff, refused = _load(drv, req)
     if refused:
         return refused
     drv.discard_config()
     changed = bool(diff.strip())
-    return result(req.target.host, "changed" if changed else "ok",
-                  f"{_count(diff)} line(s) differ" if changed else "no changes", diff=mask(diff, req.secrets))
+    res = result(req.target.host, "changed" if changed else "ok",
+                 f"{_count(diff)} line(s) differ" if changed else "no changes", diff=mask(diff, req.secrets))
+    if running is not None:
+        res["config"] = running
+    return res
 
 
 def _commit(drv: Any, req: DeviceRequest) -> DeviceResult:

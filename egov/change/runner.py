@@ -119,6 +119,18 @@ def rollout(waves: list[tuple[str, list[str]]], batch: int, canary: int) -> list
     return out
 
 
+def _as_backup(host: str, read: DeviceResult | None) -> DeviceResult:
+    """A backup result from a result that read the running config (a plan's with ``with_config``)."""
+    if read is None:
+        return result(host, "failed", "not read by this run's plan")
+    if read["status"] in ("failed", "unreachable"):
+        return result(host, read["status"], read.get("msg", ""))
+    if read.get("config") is None:
+        return result(host, "failed", "the plan did not keep the running configuration")
+    config = read["config"] or ""
+    return result(host, "ok", f"{len(config.splitlines())} lines (read by this run's plan)", config=config)
+
+
 class Change:
     """One change run over the routers of a plan.
 
@@ -293,15 +305,20 @@ class Change:
         self.journal.finish_change(out.change_id, "ok" if out.ok else "failed", summary)
 
     # --- actions --------------------------------------------------------------------------------
-    def backup(self, hosts: list[str], label: str = "backup") -> tuple[Outcome, str]:
+    def backup(self, hosts: list[str], label: str = "backup", read: dict[str, DeviceResult] | None = None
+               ) -> tuple[Outcome, str]:
         """Back up ``hosts``; the commit holding this run's configs ("" when none was saved).
 
         A device is in that commit only if its result here is ok with a config: older backups of the
-        others stay in the store but are never this run's.
+        others stay in the store but are never this run's. ``read``: results of this run that already
+        hold the running configs (``plan_diff(with_config=True)``): stored as they are, not read again.
         """
         with self._run("backup") as out:
             cid = out.change_id
-            out.results = self.run_devices("backup", cid, {h: self.request("backup", h, cid) for h in hosts})
+            if read is None:
+                out.results = self.run_devices("backup", cid, {h: self.request("backup", h, cid) for h in hosts})
+            else:
+                out.results = {h: _as_backup(h, read.get(h)) for h in hosts}
             for r in out.results.values():
                 if r["status"] == "ok" and r.get("config") is None:
                     r["status"], r["msg"] = "failed", "the device returned no configuration"
@@ -310,12 +327,14 @@ class Change:
                    if configs else "")
         return out, ref
 
-    def plan_diff(self, hosts: list[str]) -> Outcome:
+    def plan_diff(self, hosts: list[str], with_config: bool = False) -> Outcome:
+        """Each device's diff to its rendered config; ``with_config``: results also hold the running
+        config (masked) the diff is against, so an apply right after need not read it again."""
         with self._run("plan") as out:
             rdir = self.render(hosts)
             cid = out.change_id
             out.results = self.run_devices("plan", cid, {h: self.request("plan", h, cid, candidate_file=str(
-                rdir / f"{h}.cfg")) for h in hosts})
+                rdir / f"{h}.cfg"), with_config=with_config) for h in hosts})
         return out
 
     def verify(self, hosts: list[str], accept_unchecked: Sequence[str] = ()) -> Outcome:
@@ -336,9 +355,12 @@ class Change:
         return [(t, by_tier[t]) for t in self.plan.topology.tiers if t in by_tier]
 
     def apply(self, hosts: list[str], batch: int = 5, canary: int = 1, failure_budget: int = 0,
-              resume: bool = False, accept_unchecked: Sequence[str] = ()) -> Outcome:
+              resume: bool = False, accept_unchecked: Sequence[str] = (), planned: Outcome | None = None
+              ) -> Outcome:
         """Waves, canary, batches. A device without a fresh pre-change backup (from this run) is never
-        touched: it fails, counted against its wave's budget, so a batch rollback always has its config."""
+        touched: it fails, counted against its wave's budget, so a batch rollback always has its config.
+        ``planned``: this run's ``plan_diff(with_config=True)`` (shown before confirming): its running
+        configs are the pre-change backup, so each device's config is read once, not twice."""
         accept = accepted_checks(accept_unchecked)
         topo = self.plan.topology
         done: set[str] = set()
@@ -352,7 +374,9 @@ class Change:
             cid = out.change_id
             rdir = self.render(todo)
             # pre-change backup of what is about to change: the rollback point of a failing batch
-            pre, ref = self.backup(todo, label=f"pre-change {cid}") if todo else (Outcome("", "backup"), "")
+            read = planned.results if planned is not None else None
+            pre, ref = (self.backup(todo, label=f"pre-change {cid}", read=read) if todo
+                        else (Outcome("", "backup"), ""))
             fresh = {h for h, r in pre.results.items() if r["status"] == "ok"}
             configured = set(done) | {h for h in topo.nodes if h not in hosts}  # outside the limit: as is
             waves = self.waves(todo)

@@ -147,8 +147,9 @@ def apply_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
     with _bar() as bar:
         ch = _setup(profile, lab, bar, revert_in=revert_in, forks=forks)
         hosts = ch.hosts(limit)
-        if not yes:
-            shown = ch.plan_diff(hosts)
+        shown = None
+        if not yes:  # the configs this plan reads are the apply's pre-change backup: read once
+            shown = ch.plan_diff(hosts, with_config=True)
             if not _show_diffs(shown):
                 _summary(shown, "plan: nothing to change")
                 return
@@ -156,7 +157,7 @@ def apply_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
             _confirm(yes, f"apply to {shown.count()['changed']} device(s)")
             bar.start()
         outcome = ch.apply(hosts, batch=batch, canary=canary, failure_budget=failure_budget, resume=resume,
-                           accept_unchecked=accept)
+                           accept_unchecked=accept, planned=shown)
     _summary(outcome, "apply")
     if not outcome.ok:
         raise typer.Exit(1)

@@ -164,3 +164,37 @@ def test_playbooks_parse_for_plain_ansible(tmp_path):
                        env={"PATH": f"{exe.parent}:/usr/bin:/bin", "HOME": str(tmp_path),
                             "ANSIBLE_LOCAL_TEMP": str(tmp_path / "t")})
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_apply_after_a_plan_reads_each_running_config_once(tmp_path):
+    """The plan shown before confirming holds the running configs: they become the pre-change backup
+    (no backup action runs), and a device the plan could not read is never touched."""
+    from egov.change.contract import result
+    from egov.change.runner import Change, Endpoint
+    from egov.render.secrets import placeholders
+
+    plan = build_plan("lab")
+    hosts = ["sn-a", "sn-b", "sn-xa-a"]
+    eps = {h: Endpoint("192.0.2.1", 22, "u") for h in plan.topology.nodes}
+    ch = Change(plan, eps, placeholders(), journal=Journal(tmp_path / "j.sqlite"),
+                store=BackupStore(tmp_path / "backups"))
+    calls: list[tuple[str, tuple[str, ...], bool]] = []
+
+    def run_devices(action, cid, requests):
+        calls.append((action, tuple(requests), any(r.with_config for r in requests.values())))
+        if action == "plan":
+            return {h: (result(h, "unreachable", "unreachable: gone") if h == "sn-b" else
+                        result(h, "changed", "1 line(s) differ", config=f"hostname {h}\n")) for h in requests}
+        return {h: result(h, "changed", "done") for h in requests}
+
+    ch.run_devices = run_devices
+    shown = ch.plan_diff(hosts, with_config=True)
+    out = ch.apply(hosts, batch=5, canary=1, failure_budget=1, planned=shown)
+    assert [c[0] for c in calls] == ["plan", "apply", "apply"] and calls[0][2]
+    assert "sn-b" not in {h for c in calls[1:] for h in c[1]}
+    assert out.results["sn-b"]["status"] == "failed"
+    assert out.results["sn-b"]["msg"] == "not changed: no pre-change backup from this run (unreachable: gone)"
+    pre = ch.journal.last_change("backup")
+    assert {d["device"]: d["status"] for d in pre["devices"]} == {"sn-a": "ok", "sn-b": "unreachable",
+                                                                   "sn-xa-a": "ok"}
+    assert ch.store.get("sn-xa-a", ch.store.log("sn-xa-a")[0][0]) == "hostname sn-xa-a\n"

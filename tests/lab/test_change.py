@@ -148,8 +148,8 @@ def test_failures_stop_the_rollout_and_leave_nothing_half_done(bare_lab, state_d
 
         real_backup = ch.backup
 
-        def backup(hosts, label="backup"):
-            done = real_backup(hosts, label)
+        def backup(hosts, label="backup", **kw):
+            done = real_backup(hosts, label, **kw)
             ep = ch.endpoints[victim]
             ch.endpoints[victim] = Endpoint(ep.address, 1, ep.username, ep.key_file)  # nothing listens there
             return done
@@ -281,9 +281,9 @@ def test_a_device_without_a_fresh_backup_is_never_touched(bare_lab, state_dir, m
     victim = "sn-bj-b"
     real_backup = ch.backup
 
-    def backup(hosts, label="backup"):  # the victim is unreachable for the pre-change backup only
+    def backup(hosts, label="backup", **kw):  # the victim is unreachable for the pre-change backup only
         with _sshd_down(bare_lab, victim):
-            return real_backup(hosts, label)
+            return real_backup(hosts, label, **kw)
 
     monkeypatch.setattr(ch, "backup", backup)
     before = {h: _running(bare_lab, h) for h in CITY}

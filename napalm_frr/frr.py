@@ -101,6 +101,11 @@ class FRRDriver(NetworkDriver):
         self._device_name_opt = opts.get("device_name")
         self._config_file_opt = opts.get("config_file")
         self._workdir_opt = opts.get("workdir")
+        #: host service configs the NOC getters read, and where sshd finds a user's keys
+        self.ntp_config = str(opts.get("ntp_config", "/etc/chrony/chrony.conf"))
+        self.snmp_config = str(opts.get("snmp_config", "/etc/snmp/snmpd.conf"))
+        self.authorized_keys = str(opts.get("authorized_keys", "%h/.ssh/authorized_keys"))
+        self.lldp_socket = opts.get("lldp_socket")
         self._ssh: Optional[paramiko.SSHClient] = None
         self._sftp: Optional[paramiko.SFTPClient] = None
         self._pending: Optional[PendingStore] = None
@@ -411,17 +416,7 @@ class FRRDriver(NetworkDriver):
 
     def commit_config(self, message: str = "", revert_in: Optional[int] = None) -> None:
         dev = self._device_key()
-        if self._candidate is None:
-            raise CommitError(f"{dev}: nothing to commit: load a candidate first")
-        if self.has_pending_commit():
-            p = self.journal.pending(dev)
-            raise CommitError(f"{dev}: commit {p.change_id if p else '?'} is pending confirmation; "
-                              "confirm_commit() or rollback() first")
-        live = self._device_timers()
-        if live:
-            raise CommitError(f"{dev}: the revert timer of commit {live[0]} is still running on the device")
-        if revert_in is not None and int(revert_in) <= 0:
-            raise CommitError(f"{dev}: revert_in must be a positive number of seconds")
+        self._may_commit(dev, revert_in)
         cid = self.change_id or time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
         cid = re.sub(r"[^A-Za-z0-9_.-]", "_", cid)
 
@@ -429,49 +424,12 @@ class FRRDriver(NetworkDriver):
         rollback_text = parse.boot_order(self._running())
         rb_id = self._w(f"rollback-{cid}.conf")
         self._put(rb_id, rollback_text)
-
         cand = self._w("candidate.conf")
-        self._put(cand, self._candidate)
-        pending = False
+        self._put(cand, self._candidate or "")
+        pending = revert_in is not None
         if revert_in is not None:
-            # timer first, journal second: if the controller dies in between the router still reverts,
-            # and the journal's deadline is never earlier than the device's
-            self._start_timer(cid, int(revert_in))
-            try:
-                self.journal.record(dev, cid, int(revert_in), rollback_text)
-            except Exception as e:
-                self._stop_timer(cid)
-                self._exec(f"rm -f {_q(rb_id)}")
-                raise CommitError(f"{dev}: cannot record the pending commit in the journal "
-                                  f"({type(e).__name__}: {_one_line(e)}); nothing was changed") from None
-            pending = True
-
-        problem = ""
-        try:
-            if self._candidate_kind == "replace":
-                rc, out, err = self._exec(self._reload_cmd("reload", cand), timeout=max(self.timeout, 120))
-                if rc != 0:
-                    errs = [ln for ln in (out + "\n" + err).splitlines() if "ERROR" in ln or "failed" in ln]
-                    why = _one_line(errs[0] if errs else err or out)
-                    problem = f"frr-reload --reload failed (rc {rc}): {why}"
-                else:
-                    left = self._test_diff(cand)
-                    if left:
-                        problem = f"the device does not run the candidate after the reload: {_one_line(left)}"
-                save_src = cand
-            else:
-                rc, out, err = self._exec(f"vtysh{self._ns} -f {_q(cand)}", timeout=max(self.timeout, 120))
-                errs = parse.check_errors(out + "\n" + err)
-                if rc != 0 or errs:
-                    why = _one_line("; ".join(errs[:2]) if errs else err or out)
-                    problem = f"vtysh -f failed (rc {rc}): {why}"
-                save_src = self._w("merged.conf")
-                if not problem:
-                    self._put(save_src, parse.boot_order(self._running()))
-            if not problem and not self._install(save_src):
-                problem = f"could not write {self.config_file}"
-        except Exception as e:  # noqa: BLE001 - any failure mid-commit restores the rollback point
-            problem = f"{type(e).__name__}: {_one_line(e)}"
+            self._arm(dev, cid, int(revert_in), rollback_text, rb_id)
+        problem = self._apply_candidate(cand)
         if problem:
             if pending:
                 self._stop_timer(cid)
@@ -486,6 +444,57 @@ class FRRDriver(NetworkDriver):
         self._sh(f"cp {_q(rb_id)} {_q(self._w('rollback.conf'))}{keep}", what="save the rollback point")
         self._candidate = self._candidate_kind = None
         self._exec(f"rm -f {_q(cand)} {_q(self._w('merged.conf'))}")
+
+    def _may_commit(self, dev: str, revert_in: Optional[int]) -> None:
+        """Refuse a commit without a candidate, over a pending one or a live timer, or with a bad timer."""
+        if self._candidate is None:
+            raise CommitError(f"{dev}: nothing to commit: load a candidate first")
+        if self.has_pending_commit():
+            p = self.journal.pending(dev)
+            raise CommitError(f"{dev}: commit {p.change_id if p else '?'} is pending confirmation; "
+                              "confirm_commit() or rollback() first")
+        live = self._device_timers()
+        if live:
+            raise CommitError(f"{dev}: the revert timer of commit {live[0]} is still running on the device")
+        if revert_in is not None and int(revert_in) <= 0:
+            raise CommitError(f"{dev}: revert_in must be a positive number of seconds")
+
+    def _arm(self, dev: str, cid: str, revert_in: int, rollback_text: str, rb_id: str) -> None:
+        """The device's revert timer, then the pending store: if the controller dies in between the router
+        still reverts, and the store's deadline is never earlier than the device's."""
+        self._start_timer(cid, revert_in)
+        try:
+            self.journal.record(dev, cid, revert_in, rollback_text)
+        except Exception as e:
+            self._stop_timer(cid)
+            self._exec(f"rm -f {_q(rb_id)}")
+            raise CommitError(f"{dev}: cannot record the pending commit in the journal "
+                              f"({type(e).__name__}: {_one_line(e)}); nothing was changed") from None
+
+    def _apply_candidate(self, cand: str) -> str:
+        """Make the device run the uploaded candidate and save it; "" when done, else the problem."""
+        try:
+            if self._candidate_kind == "replace":
+                rc, out, err = self._exec(self._reload_cmd("reload", cand), timeout=max(self.timeout, 120))
+                if rc != 0:
+                    errs = [ln for ln in (out + "\n" + err).splitlines() if "ERROR" in ln or "failed" in ln]
+                    return f"frr-reload --reload failed (rc {rc}): {_one_line(errs[0] if errs else err or out)}"
+                left = self._test_diff(cand)
+                if left:
+                    return f"the device does not run the candidate after the reload: {_one_line(left)}"
+                save_src = cand
+            else:
+                rc, out, err = self._exec(f"vtysh{self._ns} -f {_q(cand)}", timeout=max(self.timeout, 120))
+                errs = parse.check_errors(out + "\n" + err)
+                if rc != 0 or errs:
+                    return f"vtysh -f failed (rc {rc}): {_one_line('; '.join(errs[:2]) if errs else err or out)}"
+                save_src = self._w("merged.conf")
+                self._put(save_src, parse.boot_order(self._running()))
+            if not self._install(save_src):
+                return f"could not write {self.config_file}"
+        except Exception as e:  # noqa: BLE001 - any failure mid-commit restores the rollback point
+            return f"{type(e).__name__}: {_one_line(e)}"
+        return ""
 
     def has_pending_commit(self) -> bool:
         dev = self._device_key()
@@ -659,11 +668,37 @@ class FRRDriver(NetworkDriver):
         return parse.route_to(data, protocol)  # type: ignore[return-value]
 
     def get_lldp_neighbors(self) -> dict[str, list[models.LLDPNeighborDict]]:
-        """From lldpd (``lldpcli``); NotImplementedError when the router runs no lldpd."""
-        rc, out, err = self._exec("lldpcli -f json0 show neighbors")
+        """From lldpd (``lldpcli``; its socket in ``optional_args["lldp_socket"]`` when not the default);
+        NotImplementedError when the router runs no lldpd."""
+        sock = f" -u {_q(str(self.lldp_socket))}" if self.lldp_socket else ""
+        # lldpcli is in /usr/sbin, outside a plain login's PATH
+        rc, out, err = self._exec(f"PATH=$PATH:/usr/sbin:/sbin lldpcli{sock} -f json0 show neighbors")
         if rc != 0:
             raise NotImplementedError(f"{self.device_name}: no lldpd: {_one_line(err or out)}")
         return parse.lldp_neighbors(json.loads(out or "{}"))  # type: ignore[return-value]
+
+    def _read_conf(self, path: str, what: str) -> str:
+        """A host config file; through ``sudo -n`` when the login may not read it (snmpd.conf is 0600)."""
+        rc, out, err = self._exec(f"cat {_q(path)} 2>/dev/null || sudo -n cat {_q(path)}")
+        if rc != 0:
+            raise CommandErrorException(f"{self.device_name}: cannot read the {what} config {path}: "
+                                        f"{_one_line(err or out) or f'rc {rc}'}")
+        return out
+
+    def get_ntp_servers(self) -> dict[str, models.NTPServerDict]:
+        """From chrony's config (``optional_args["ntp_config"]``, default /etc/chrony/chrony.conf)."""
+        return parse.ntp_servers(self._read_conf(self.ntp_config, "chrony"))  # type: ignore[return-value]
+
+    def get_snmp_information(self) -> models.SNMPDict:
+        """From net-snmp's config (``optional_args["snmp_config"]``, default /etc/snmp/snmpd.conf);
+        SNMPv3 users and their keys are never returned."""
+        return parse.snmp_information(self._read_conf(self.snmp_config, "snmpd"))  # type: ignore[return-value]
+
+    def get_users(self) -> dict[str, models.UsersDict]:
+        """Linux accounts with a login shell; SSH keys from ``optional_args["authorized_keys"]`` (sshd's
+        AuthorizedKeysFile tokens %h and %u; default %h/.ssh/authorized_keys)."""
+        script = _USERS_SCRIPT.replace("@KEYS@", _q(self.authorized_keys))
+        return parse.users(self._sh(script, what="list the users"))  # type: ignore[return-value]
 
     def ping(self, destination: str, source: str = "", ttl: int = 255, timeout: int = 2, size: int = 100,
              count: int = 5, vrf: str = "", source_interface: str = "") -> models.PingResultDict:
@@ -680,6 +715,15 @@ class FRRDriver(NetworkDriver):
         if "error" in res and err.strip():
             res["error"] = _one_line(err)
         return res  # type: ignore[return-value]
+
+
+# one line per fact of each user with a login shell (parsed by napalm_frr.parse.users)
+_USERS_SCRIPT = r"""k=@KEYS@; getent passwd | while IFS=: read -r u _ uid _ _ home shell; do
+  case "$shell" in */nologin|*/false|*/sync|*/halt|*/shutdown|"") continue;; esac
+  echo "U $u $uid $shell"; echo "G $(id -nG "$u" 2>/dev/null)"
+  echo "P $(getent shadow "$u" 2>/dev/null | cut -d: -f2)"
+  f=$(printf '%s' "$k" | sed "s|%h|$home|g; s|%u|$u|g"); [ -r "$f" ] && sed 's/^/K /' "$f"
+done; true"""
 
 
 def _mac(text: str) -> str:

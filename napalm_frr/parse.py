@@ -261,3 +261,85 @@ def lldp_neighbors(lldpcli: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
             descr = next((d.get("value", "") for pt in iface.get("port", []) for d in pt.get("descr", [])), "")
             out.setdefault(name, []).append({"hostname": host, "port": descr or port})
     return out
+
+
+# --- host services the NOC asks about: chrony, net-snmp, local users --------------------------------
+def _config_lines(text: str) -> list[list[str]]:
+    """Non-comment lines of a daemon config, split into words."""
+    return [ln.split() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith(("#", "!", ";"))]
+
+
+def ntp_servers(chrony_conf: str) -> dict[str, dict[str, Any]]:
+    """chrony.conf ``server``/``pool``/``peer`` lines -> NAPALM NTPServerDict per address; the source
+    address is chrony's ``bindacqaddress`` of the server's family."""
+    lines = _config_lines(chrony_conf)
+    bind = {("6" if ":" in w[1] else "4"): w[1] for w in lines if w[0] == "bindacqaddress" and len(w) > 1}
+    out: dict[str, dict[str, Any]] = {}
+    for w in lines:
+        if w[0] not in ("server", "pool", "peer") or len(w) < 2:
+            continue
+        opts, addr = w[2:], w[1]
+        out[addr] = {"address": addr, "port": _option(opts, "port", 123), "version": _option(opts, "version", 4),
+                     "association_type": w[0].upper(), "iburst": "iburst" in opts, "prefer": "prefer" in opts,
+                     "network_instance": "default", "source_address": bind.get("6" if ":" in addr else "4", ""),
+                     "key_id": _option(opts, "key", -1)}
+    return out
+
+
+def _option(words: list[str], name: str, default: int) -> int:
+    """The number after ``name`` in a config line's options, else ``default``."""
+    i = words.index(name) if name in words else -1
+    return int(words[i + 1]) if 0 <= i < len(words) - 1 and words[i + 1].isdigit() else default
+
+
+def snmp_information(snmpd_conf: str) -> dict[str, Any]:
+    """snmpd.conf -> NAPALM SNMPDict: engineID as chassis id, sysContact, sysLocation, and the
+    v1/v2c communities (``rocommunity``/``rwcommunity``[6] NAME [SOURCE]); SNMPv3 users are not listed."""
+    out: dict[str, Any] = {"chassis_id": "", "community": {}, "contact": "", "location": ""}
+    for ln in snmpd_conf.splitlines():
+        s = ln.strip()
+        if not s or s.startswith("#"):
+            continue
+        key, _, rest = s.partition(" ")
+        rest = rest.strip()
+        if key == "engineID":
+            out["chassis_id"] = rest
+        elif key == "sysContact":
+            out["contact"] = rest
+        elif key == "sysLocation":
+            out["location"] = rest
+        elif key in ("rocommunity", "rwcommunity", "rocommunity6", "rwcommunity6") and rest:
+            w = rest.split()
+            out["community"][w[0]] = {"acl": w[1] if len(w) > 1 else "N/A", "mode": key[:2]}
+    return out
+
+
+#: login shells that cannot log in
+_NO_LOGIN = ("nologin", "false", "sync", "halt", "shutdown")
+#: groups whose members may change the router (FRR's vtysh group, sudo): privilege 15
+ADMIN_GROUPS = frozenset({"root", "sudo", "wheel", "frrvty"})
+
+
+def users(report: str) -> dict[str, dict[str, Any]]:
+    """The users script's report (``U name uid shell`` / ``G groups`` / ``P hash`` / ``K key`` per user)
+    -> NAPALM UsersDict: users with a login shell; level 15 for uid 0 or an admin group, else 1;
+    password: the shadow hash when readable, else ""."""
+    out: dict[str, dict[str, Any]] = {}
+    cur: dict[str, Any] | None = None
+    for ln in report.splitlines():
+        tag, _, rest = ln.partition(" ")
+        if tag == "U":
+            w = rest.split()
+            if len(w) < 3 or w[2].rsplit("/", 1)[-1] in _NO_LOGIN:
+                cur = None
+                continue
+            cur = out[w[0]] = {"level": 15 if w[1] == "0" else 1, "password": "", "sshkeys": []}
+        elif cur is None:
+            continue
+        elif tag == "G" and ADMIN_GROUPS & set(rest.split()):
+            cur["level"] = 15
+        elif tag == "P" and rest not in ("", "*", "!", "!!", "x") and not rest.startswith("!"):
+            cur["password"] = rest
+        elif tag == "K" and rest.strip() and not rest.lstrip().startswith("#"):
+            cur["sshkeys"].append(rest.strip())
+    return out

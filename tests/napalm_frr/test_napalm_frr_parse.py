@@ -166,3 +166,51 @@ rtt min/avg/max/mdev = 0.051/0.055/0.060/0.004 ms
                               {"ip_address": "fd00::1", "rtt": 0.060}]
     assert parse.ping("ping: connect: Network is unreachable\n", 3) == {
         "error": "ping: connect: Network is unreachable"}
+
+
+def test_ntp_servers_from_chrony_conf():
+    from napalm.base import models
+    from napalm.base.test.helpers import test_model
+
+    conf = ("# comment\nserver 172.30.255.254 iburst\npool pool.example prefer port 1123 key 7\n"
+            "server fd00:30::fe version 3\nbindacqaddress 172.30.0.4\nbindacqaddress fd00:30::4\n")
+    got = parse.ntp_servers(conf)
+    assert list(got) == ["172.30.255.254", "pool.example", "fd00:30::fe"]
+    assert got["172.30.255.254"] | {} == {
+        "address": "172.30.255.254", "port": 123, "version": 4, "association_type": "SERVER", "iburst": True,
+        "prefer": False, "network_instance": "default", "source_address": "172.30.0.4", "key_id": -1}
+    assert (got["pool.example"]["association_type"], got["pool.example"]["port"], got["pool.example"]["key_id"],
+            got["pool.example"]["prefer"]) == ("POOL", 1123, 7, True)
+    assert got["fd00:30::fe"]["source_address"] == "fd00:30::4" and got["fd00:30::fe"]["version"] == 3
+    assert all(test_model(models.NTPServerDict, v) for v in got.values())
+    assert parse.ntp_servers("") == {}
+
+
+def test_snmp_information_never_returns_v3_keys():
+    from napalm.base import models
+    from napalm.base.test.helpers import test_model
+
+    conf = ('engineID sn-xa-a\ncreateUser egov-nms SHA-256 "authsecret1" AES "privsecret1"\n'
+            "sysLocation Xi'an, room 3\nsysContact noc@example\nrocommunity public 10.0.0.0/8\n"
+            "rwcommunity6 private\n# rocommunity commented\n")
+    got = parse.snmp_information(conf)
+    assert got == {"chassis_id": "sn-xa-a", "contact": "noc@example", "location": "Xi'an, room 3",
+                   "community": {"public": {"acl": "10.0.0.0/8", "mode": "ro"},
+                                 "private": {"acl": "N/A", "mode": "rw"}}}
+    assert "secret" not in repr(got)
+    assert test_model(models.SNMPDict, got)
+    assert all(test_model(models.SNMPCommunityDict, c) for c in got["community"].values())
+
+
+def test_users_from_the_users_report():
+    from napalm.base import models
+    from napalm.base.test.helpers import test_model
+
+    report = ("U root 0 /bin/bash\nG root\nP $6$salt$hash\nU netops 999 /usr/bin/frrsh\nG netops frrvty frr\nP \n"
+              "K ssh-ed25519 AAAAC3 netops@lab\nK # a comment\nU guest 1001 /bin/sh\nG guest\nP !\n"
+              "U daemon 1 /usr/sbin/nologin\nG daemon\nP *\n")
+    got = parse.users(report)
+    assert got == {"root": {"level": 15, "password": "$6$salt$hash", "sshkeys": []},
+                   "netops": {"level": 15, "password": "", "sshkeys": ["ssh-ed25519 AAAAC3 netops@lab"]},
+                   "guest": {"level": 1, "password": "", "sshkeys": []}}
+    assert all(test_model(models.UsersDict, u) for u in got.values())

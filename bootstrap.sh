@@ -17,6 +17,7 @@ APT_PACKAGES=(
   prometheus                     # promtool checks and unit-tests exporters/rules; the lab test's Prometheus
   prometheus-snmp-exporter       # the reference SNMP poller bench/poll.py measures egov's against
   frr-snmp                       # FRR's AgentX SNMP support: the lab's IS-IS MIB (egov_isis_adjacency_up)
+  lldpd                          # LLDP on the lab's routers (the NOC getter get_lldp_neighbors)
 )
 
 missing=()
@@ -34,7 +35,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # egov runs its own per-router daemons; the packages' system-wide services stay off
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-    systemctl disable --now frr snmpd prometheus prometheus-snmp-exporter >/dev/null 2>&1 || true
+    systemctl disable --now frr snmpd lldpd prometheus prometheus-snmp-exporter >/dev/null 2>&1 || true
   fi
 fi
 

@@ -115,7 +115,8 @@ def _ensure_user(state: LabState, name: str, shell: str, home: Path) -> None:
     if run(["id", "-u", name], check=False).returncode == 0:
         return
     home.mkdir(parents=True, exist_ok=True)
-    run(["useradd", "--system", "-M", "-d", str(home), "-s", shell, "-G", "frr,frrvty", name])
+    # frr, frrvty: vtysh and frr-reload; adm: Debian's lldpcli (setuid _lldpd, runnable by adm only)
+    run(["useradd", "--system", "-M", "-d", str(home), "-s", shell, "-G", "frr,frrvty,adm", name])
     run(["usermod", "-p", "*", name])  # no password, but not locked: sshd refuses locked accounts
     shutil.chown(home, name, name)
     state.users_created.append(name)
@@ -449,7 +450,7 @@ def mgmt_settings(rendered: dict[str, str], host: str) -> tuple[list[str], list[
 
 
 def start_router_daemons(state: LabState, host: str) -> None:
-    """snmpd, FRR (through its own frrinit.sh and watchfrr) and sshd inside the router; skips what runs.
+    """snmpd, FRR (through its own frrinit.sh and watchfrr), sshd and lldpd inside the router; skips what runs.
 
     snmpd goes first: it is the AgentX master FRR's zebra and isisd register with at start (a subagent
     that finds no master retries only every 15 s). snmpd reads the rendered file, then its persistent
@@ -472,6 +473,26 @@ def start_router_daemons(state: LabState, host: str) -> None:
     if not pid_alive(read_pid(str(rdir / "sshd.pid")) or 0):
         run(in_router(host, rs.uts, ["/usr/sbin/sshd", "-f", str(rdir / "sshd_config"), "-E",
                                      str(rdir / "sshd.log")]))
+    _start_lldpd(rdir, host, rs.uts)
+
+
+#: LLDP every 5 s instead of 30, so neighbours show soon after `lab up` (the NOC getter get_lldp_neighbors)
+LLDPD_CONF = "configure lldp tx-interval 5\n"
+
+
+def _start_lldpd(rdir: Path, host: str, uts: str) -> None:
+    """lldpd on the router's point-to-point ports, its socket in the router's folder (lldpcli -u);
+    skipped when lldpd is not installed. It stays in the foreground: its pid is ours to record."""
+    if shutil.which("lldpd") is None or pid_alive(read_pid(str(rdir / "lldpd.pid")) or 0):
+        return
+    (rdir / "lldpd.conf").write_text(LLDPD_CONF)
+    sock = rdir / "lldpd.socket"
+    sock.unlink(missing_ok=True)
+    with open(rdir / "lldpd.log", "w") as log:  # lldpd keeps its own descriptor
+        proc = subprocess.Popen(in_router(host, uts, ["lldpd", "-d", "-u", str(sock), "-I", "eth*",
+                                                      "-O", str(rdir / "lldpd.conf")]),
+                                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+    (rdir / "lldpd.pid").write_text(f"{proc.pid}\n")
 
 
 def _shorten_iftable_cache(state: LabState, host: str) -> None:

@@ -6,6 +6,7 @@ a router leaves it running (and saving) its rendered config again.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from napalm import get_network_driver
@@ -294,3 +295,53 @@ def test_commit_while_pending_is_refused_and_the_change_stays(dev, rendered, jou
     _, files, _ = dev._exec(f"ls -a {dev.workdir}")
     assert not timer_files(files), files
     assert_original(dev, original)
+
+
+# --- the getters a NOC needs, on a live router, against NAPALM's own model contract ----------------
+
+def test_noc_getters_follow_napalm_models_on_the_lab(connect, lab_up, plan):  # noqa: F811
+    from napalm.base import models
+    from napalm.base.test.helpers import test_model
+
+    host = "sn-xa-a"
+    node = plan.topology.nodes[host]
+    files = Renderer(plan, placeholders()).render_node(node)  # host configs as rendered (placeholder keys)
+    rdir = lab_up.routers[host].dir
+    d = connect(host, lldp_socket=f"{rdir}/lldpd.socket", authorized_keys=str(lab_up.root) + "/ssh/authorized_keys")
+    for name in ("chrony.conf", "snmpd.conf"):
+        d._put(f"{d.workdir}/{name}", files[f"{host}.d/{name}"])
+    d.ntp_config, d.snmp_config = f"{d.workdir}/chrony.conf", f"{d.workdir}/snmpd.conf"
+    peer4 = {i.name: str(next(a for a in i.ipv4.network if a != i.ipv4.ip)) for i in node.interfaces}  # /31
+    for addr in peer4.values():  # neighbour entries exist for the addresses just used
+        d.ping(addr, count=1, timeout=1)
+
+    counters = d.get_interfaces_counters()
+    arp, nd = d.get_arp_table(), d.get_ipv6_neighbors_table()
+    routes = d.get_route_to(str(plan.topology.nodes["sn-a"].loopback4), protocol="isis")
+    ntp, snmp, users = d.get_ntp_servers(), d.get_snmp_information(), d.get_users()
+    deadline = time.monotonic() + 20
+    while True:  # lldpd sends every 5 s in the lab
+        lldp = d.get_lldp_neighbors()
+        if all(i.name in lldp for i in node.interfaces) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    checks = [(models.InterfaceCounterDict, list(counters.values())), (models.ARPTableDict, arp),
+              (models.IPV6NeighborDict, nd), (models.RouteDict, [r for v in routes.values() for r in v]),
+              (models.LLDPNeighborDict, [n for v in lldp.values() for n in v]),
+              (models.NTPServerDict, list(ntp.values())), (models.SNMPDict, [snmp]),
+              (models.UsersDict, list(users.values()))]
+    for model, entries in checks:
+        assert entries and all(test_model(model, e) for e in entries), (model.__name__, entries)
+    assert all(counters[i.name]["rx_octets"] > 0 and counters[i.name]["tx_octets"] > 0 for i in node.interfaces)
+    assert set(peer4.values()) <= {e["ip"] for e in arp}
+    assert {r["protocol"] for v in routes.values() for r in v} == {"isis"}
+    for i in node.interfaces:
+        assert lldp[i.name] == [{"hostname": i.peer, "port": i.peer_name}], (i.name, lldp)
+    assert ntp["172.30.255.254"]["iburst"] and ntp["172.30.255.254"]["source_address"] == str(node.mgmt4.ip)
+    assert snmp == {"chassis_id": host, "community": {}, "contact": plan.loaded.profile.services.snmp.contact,
+                    "location": plan.loaded.profile.services.snmp.location}
+    key = Path(str(lab_up.ssh_key) + ".pub").read_text().split()[1]
+    for user in users_for(plan):  # the admin logins: FRR's vtysh group, the lab's key
+        assert users[user]["level"] == 15, users.get(user)
+        assert any(key in k for k in users[user]["sshkeys"]), users[user]
+    d._exec(f"rm -f {d.workdir}/chrony.conf {d.workdir}/snmpd.conf")

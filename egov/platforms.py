@@ -53,9 +53,10 @@ CHECK_GETTERS: dict[str, tuple[str, ...]] = {
 _NET_SNMP = r'^(\s*createUser\s+\S+\s+\S+\s+)("[^"]*"|\S+)(\s+\S+\s+)("[^"]*"|\S+)'
 MASKS: dict[str, tuple[str, ...]] = {
     "frr": (_NET_SNMP, r"(\b(?:secret|password)\s+\d+\s+)(\S+)"),
-    "huawei_vrp": (r"(\bcipher\s+)(\S+)", r"(\bpassword\s+(?:simple|cipher|hash|irreversible-cipher)\s+)(\S+)"),
-    "h3c_comware": (r"(\bpassword\s+(?:simple|cipher|hash|irreversible-cipher)\s+)(\S+)",
-                    r"((?:authentication-mode|privacy-mode)\s+\S+\s+)(\S+)"),
+    # [ \t], not \s: a match must not run onto the next line ("authentication-mode scheme\n protocol ...")
+    "huawei_vrp": (r"(\bcipher[ \t]+)(\S+)", r"(\bpassword[ \t]+(?:simple|cipher|hash|irreversible-cipher)[ \t]+)(\S+)"),
+    "h3c_comware": (r"(\bpassword[ \t]+(?:simple|cipher|hash|irreversible-cipher)[ \t]+)(\S+)",
+                    r"((?:authentication-mode|privacy-mode)[ \t]+\S+[ \t]+)(\S+)"),
     "cisco_iosxe": (r"(\b(?:secret|password)\s+\d+\s+)(\S+)", r"(\bscrypt\s+secret\s+)(\S+)",
                     r"(\b(?:auth|priv)\s+(?:sha(?:-2\s+256)?|aes\s+\d+)\s+)(\S+)"),
     "juniper_junos": (r'(\b(?:encrypted-password|authentication-password|privacy-password)\s+)("[^"]*"|\S+)',),
@@ -134,6 +135,9 @@ class Platform:
         return None
 
 
+#: what napalm_huawei_vrp8 and napalm_h3c_comware7 implement beyond CORE_GETTERS (issue 12)
+VRP_COMWARE_GETTERS = ("get_isis_neighbors", "get_bfd_peers", "get_config")
+
 PLATFORMS: dict[str, Platform] = {
     p.name: p
     for p in (
@@ -146,13 +150,13 @@ PLATFORMS: dict[str, Platform] = {
                      "get_ipv6_neighbors_table", "get_lldp_neighbors", "get_route_to", "get_ntp_servers",
                      "get_snmp_information", "get_users", "get_config")),
         Platform("huawei_vrp", "Huawei", "VRP 8 (NE40E/NE8000)", "GigabitEthernet0/1/{port}",
-                 "LoopBack0", "GigabitEthernet0/0/0", "huawei_vrp", "huawei_vrpv8", "community.network.ce",
+                 "LoopBack0", "GigabitEthernet0/0/0", "huawei_vrp8", "huawei_vrpv8", "community.network.ce",
                  TextRule(False, {"description": 242, "snmp": 255, "comment": 200}),
-                 transport="netmiko", show_running="display current-configuration"),
+                 show_running="display current-configuration", extra_getters=VRP_COMWARE_GETTERS),
         Platform("h3c_comware", "H3C", "Comware 7 (SR/MSR)", "GigabitEthernet1/0/{port}",
-                 "LoopBack0", "M-GigabitEthernet0/0/0", "h3c_comware", "hp_comware", "community.network.comware",
+                 "LoopBack0", "M-GigabitEthernet0/0/0", "h3c_comware7", "hp_comware", "community.network.comware",
                  TextRule(False, {"description": 255, "snmp": 255, "comment": 200}),
-                 transport="netmiko", show_running="display current-configuration"),
+                 show_running="display current-configuration", extra_getters=VRP_COMWARE_GETTERS),
         Platform("cisco_iosxe", "Cisco", "IOS-XE 17", "GigabitEthernet0/0/{port}",
                  "Loopback0", "GigabitEthernet0", "ios", "cisco_xe", "cisco.ios.ios",
                  TextRule(False, {"description": 200, "snmp": 255, "comment": 200})),

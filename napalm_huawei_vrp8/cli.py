@@ -7,9 +7,11 @@ unexpected question is a failure, never a blind "y". Error formats are the ones 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,10 @@ def config_lines(text: str) -> list[str]:
     return out
 
 
+#: one writer at a time in this process (flock below serialises processes)
+_LOCK = threading.Lock()
+
+
 class Journal:
     """Pending trials per device in a small JSON file, so has_pending_commit survives the process."""
 
@@ -62,15 +68,18 @@ class Journal:
         return self._all().get(self.key)
 
     def set(self, entry: dict[str, Any] | None) -> None:
-        data = self._all()
-        if entry is None:
-            data.pop(self.key, None)
-        else:
-            data[self.key] = entry
+        """Read-modify-write under an exclusive lock: many drivers (threads, ansible forks) share the file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, self.path)
+        with _LOCK, open(self.path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            data = self._all()
+            if entry is None:
+                data.pop(self.key, None)
+            else:
+                data[self.key] = entry
+            tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(json.dumps(data, indent=1))
+            os.replace(tmp, self.path)
 
 
 def label_for(message: str = "") -> str:
@@ -115,3 +124,39 @@ def clean(text: str, command: str) -> str:
     while lines and (not lines[-1].strip() or PROMPT.match(lines[-1].strip())):
         lines = lines[:-1]
     return "\n".join(lines)
+
+
+#: the abbreviations VRP and Comware print in tables, and the names their configs use
+_LONG = (("MGE", "M-GigabitEthernet"), ("XGE", "Ten-GigabitEthernet"), ("GE", "GigabitEthernet"),
+         ("Loop", "LoopBack"), ("Vlan", "Vlan-interface"), ("Eth-Trunk", "Eth-Trunk"))
+
+
+def long_if(name: str) -> str:
+    """``GE0/1/1`` -> ``GigabitEthernet0/1/1``: getters answer with the names the configs use."""
+    for short, long in _LONG:
+        if name.startswith(long):
+            return name
+        if name.startswith(short) and name[len(short):][:1].isdigit():
+            return long + name[len(short):]
+    return name
+
+
+def ping_command(destination: str, source: str = "", count: int = 5, timeout: int = 2, size: int = 100) -> str:
+    """The same ``ping`` on VRP8 and Comware 7: ``ping [ipv6] -a SRC -c N -t MS -s SIZE DEST``."""
+    v6 = " ipv6" if ":" in destination else ""
+    src = f" -a {source}" if source else ""
+    return f"ping{v6}{src} -c {int(count)} -t {int(timeout) * 1000} -s {int(size)} {destination}"
+
+
+def ping_result(text: str, count: int) -> dict[str, Any]:
+    """NAPALM's ping result from the statistics both vendors print (``N packet(s) transmitted`` /
+    ``received``, ``round-trip min/avg/max[/std-dev]``)."""
+    sent = re.search(r"(\d+) packet\(s\) transmitted", text)
+    got = re.search(r"(\d+) packet\(s\) received", text)
+    if not sent or not got:
+        line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "no output")
+        return {"error": line[:200]}
+    rtt = re.search(r"min/avg/max(?:/std-dev)? = ([\d.]+)/([\d.]+)/([\d.]+)", text)
+    mn, avg, mx = (float(x) for x in rtt.groups()) if rtt else (0.0, 0.0, 0.0)
+    return {"success": {"probes_sent": int(sent.group(1)), "packet_loss": int(sent.group(1)) - int(got.group(1)),
+                        "rtt_min": mn, "rtt_max": mx, "rtt_avg": avg, "rtt_stddev": 0.0, "results": []}}

@@ -20,7 +20,10 @@ def interface_brief(text: str) -> list[dict[str, str]]:
 
 def isis_peers(text: str) -> list[dict[str, Any]]:
     """``display isis peer`` via ntc's template; a System Id wrapped onto a second line is rejoined."""
-    rows = parse_output(platform="huawei_vrp", command="display isis peer", data=text)
+    try:
+        rows = parse_output(platform="huawei_vrp", command="display isis peer", data=text)
+    except Exception:  # noqa: BLE001 - ntc's TYPE is ((L\d)+): it refuses "L12", which VRP prints for L1/L2 peers
+        rows = _isis_rows(text)
     out = []
     for r in rows:
         sid = r["system_id"]
@@ -28,6 +31,22 @@ def isis_peers(text: str) -> list[dict[str, Any]]:
         out.append({"system_id": "".join(names).rstrip("*"), "interface": r["interface"], "state": r["state"],
                     "hold_time": r["hold_time"], "type": r["type"]})
     return out
+
+
+_ISIS_ROW = re.compile(r"^(\S+)\s+(\S+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(L\d+|(?:L\d)+)\s+(\S+)\s*$")
+
+
+def _isis_rows(text: str) -> list[dict[str, Any]]:
+    """The template's rows by regex, also for Type ``L12``; a System Id wrapped onto its own line is kept."""
+    rows: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        m = _ISIS_ROW.match(line)
+        if m:
+            rows.append({"system_id": [m.group(1)], "interface": m.group(2), "circuit_id": m.group(3),
+                         "state": m.group(4), "hold_time": m.group(5), "type": m.group(6), "pri": m.group(7)})
+        elif rows and re.match(r"^\S+\s*$", line) and not line.startswith(("-", "Total")):
+            rows[-1]["system_id"].append(line.strip())
+    return rows
 
 
 _IPBRIEF = re.compile(r"^(\S+)\s+(\d+\.\d+\.\d+\.\d+/\d+|unassigned)\s+(\S+)\s+(\S+)\s*$")

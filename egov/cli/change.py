@@ -20,6 +20,8 @@ change_app = typer.Typer(no_args_is_help=True, help="Safe changes: diff, commit-
 ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help="Profile name or path.")]
 LimitOpt = Annotated[Optional[str], typer.Option("--limit", help="Only these routers (globs, comma separated).")]
 LabOpt = Annotated[bool, typer.Option("--lab", help="Target the running `egov lab` routers.")]
+SimOpt = Annotated[bool, typer.Option("--sim", help="Target the routers the running `egov sim` serves; "
+                                                    "the others are reported as skipped.")]
 ForksOpt = Annotated[int, typer.Option("--forks", min=1, help="Devices worked on at once (thread pool / ansible forks).")]
 AcceptOpt = Annotated[Optional[str], typer.Option(
     "--accept-unchecked", metavar="CHECKS",
@@ -27,8 +29,15 @@ AcceptOpt = Annotated[Optional[str], typer.Option(
          "no getter for them; recorded in the journal. Without it such a device fails (not_checked).")]
 
 
-def _endpoints(plan: Any, lab: bool) -> tuple[dict[str, Any], Any]:
-    """Where the routers are: the running lab's forwarders (--lab) or the plan's management addresses."""
+def _endpoints(plan: Any, lab: bool, sim: bool = False) -> tuple[dict[str, Any], Any]:
+    """Where the routers are: the running lab's forwarders (--lab), the simulator's ports (--sim) or
+    the plan's management addresses."""
+    if lab and sim:
+        raise EgovError.one("egov change", "--sim", "cannot be combined with --lab", "target one of them")
+    if sim:
+        from egov.sim.access import sim_endpoints
+
+        return sim_endpoints(plan)
     if lab:
         from egov.lab.access import lab_endpoints
 
@@ -39,12 +48,32 @@ def _endpoints(plan: Any, lab: bool) -> tuple[dict[str, Any], Any]:
     return network_endpoints(plan), load_secrets()
 
 
-def _setup(profile: str, lab: bool, bar: Progress | None = None, **kw: Any) -> Any:
+def _setup(profile: str, lab: bool, bar: Progress | None = None, sim: bool = False, **kw: Any) -> Any:
     from egov.change.runner import Change
 
     plan = checked_plan(profile, frozen=False)
-    eps, secrets = _endpoints(plan, lab)
+    eps, secrets = _endpoints(plan, lab, sim)
     return Change(plan, eps, secrets, progress=_progress(bar), **kw)
+
+
+def _hosts(ch: Any, limit: str | None, sim: bool) -> list[str]:
+    """``ch.hosts(limit)``; with --sim only the routers the simulator serves, the others named as skipped."""
+    if not sim:
+        return ch.hosts(limit)
+    from collections import Counter
+
+    from egov.limit import match_limit
+
+    wanted = match_limit(ch.plan.topology.nodes, limit)
+    skipped = Counter(ch.plan.topology.nodes[h].platform for h in wanted if h not in ch.endpoints)
+    if skipped:
+        say(f"skipped {sum(skipped.values())} router(s) the simulator does not serve: "
+            + ", ".join(f"{n} {p}" for p, n in sorted(skipped.items())), stderr=True)
+    hosts = [h for h in wanted if h in ch.endpoints]
+    if not hosts:
+        raise EgovError.one("--limit", limit or "", "matches no router the simulator serves",
+                            "see `egov sim status`")
+    return hosts
 
 
 def _progress(bar: Progress | None) -> Any:
@@ -111,13 +140,14 @@ def _confirm(yes: bool, what: str) -> None:
 
 @change_app.command("plan")
 def plan_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False, forks: ForksOpt = FORKS,
+             sim: SimOpt = False,
              detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode",
                                                              help="Exit 0: no changes, 2: changes, 1: error.")] = False
              ) -> None:
     """Render the intended config and show each device's diff; change nothing."""
     with _bar() as bar:
-        ch = _setup(profile, lab, bar, forks=forks)
-        outcome = ch.plan_diff(ch.hosts(limit))
+        ch = _setup(profile, lab, bar, sim, forks=forks)
+        outcome = ch.plan_diff(_hosts(ch, limit, sim))
     _show_diffs(outcome)
     _summary(outcome, "plan")
     if not outcome.ok:
@@ -127,7 +157,7 @@ def plan_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False, f
 
 
 @change_app.command("apply")
-def apply_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
+def apply_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False, sim: SimOpt = False,
               batch: Annotated[int, typer.Option("--batch", help="Devices per batch after the canary.")] = 5,
               canary: Annotated[int, typer.Option("--canary", help="Devices in the first, lone batch.")] = 1,
               failure_budget: Annotated[int, typer.Option("--failure-budget",
@@ -145,8 +175,8 @@ def apply_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
     if not yes and not sys.stdin.isatty():  # fail before touching anything
         raise EgovError.one("egov change apply", "--yes", "no terminal to confirm the apply", "pass --yes to proceed")
     with _bar() as bar:
-        ch = _setup(profile, lab, bar, revert_in=revert_in, forks=forks)
-        hosts = ch.hosts(limit)
+        ch = _setup(profile, lab, bar, sim, revert_in=revert_in, forks=forks)
+        hosts = _hosts(ch, limit, sim)
         shown = None
         if not yes:  # the configs this plan reads are the apply's pre-change backup: read once
             shown = ch.plan_diff(hosts, with_config=True)
@@ -164,7 +194,7 @@ def apply_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
 
 
 @change_app.command("verify")
-def verify_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
+def verify_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False, sim: SimOpt = False,
                accept_unchecked: AcceptOpt = None, forks: ForksOpt = FORKS) -> None:
     """Post-checks against the plan on every device: interfaces, IS-IS, BFD, loopbacks (IPv4 and IPv6).
 
@@ -173,19 +203,20 @@ def verify_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
 
     accept = accepted_checks(accept_unchecked)
     with _bar() as bar:
-        ch = _setup(profile, lab, bar, forks=forks)
-        outcome = ch.verify(ch.hosts(limit), accept_unchecked=accept)
+        ch = _setup(profile, lab, bar, sim, forks=forks)
+        outcome = ch.verify(_hosts(ch, limit, sim), accept_unchecked=accept)
     _summary(outcome, "verify")
     if not outcome.ok:
         raise typer.Exit(1)
 
 
 @change_app.command("backup")
-def backup_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False, forks: ForksOpt = FORKS) -> None:
+def backup_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False, forks: ForksOpt = FORKS,
+               sim: SimOpt = False) -> None:
     """Store the running configs (masked) in the backup git repository, one commit per run."""
     with _bar() as bar:
-        ch = _setup(profile, lab, bar, forks=forks)
-        outcome, ref = ch.backup(ch.hosts(limit))
+        ch = _setup(profile, lab, bar, sim, forks=forks)
+        outcome, ref = ch.backup(_hosts(ch, limit, sim))
     _summary(outcome, "backup")
     saved = f"at {ref[:12]}" if ref else "nothing saved"
     say(f"backup store {ch.store.path} {saved}")
@@ -195,15 +226,15 @@ def backup_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
 
 @change_app.command("rollback")
 def rollback_cmd(profile: ProfileOpt, to: Annotated[str, typer.Option("--to", help="Backup commit (git ref).")],
-                 limit: LimitOpt = None, lab: LabOpt = False,
+                 limit: LimitOpt = None, lab: LabOpt = False, sim: SimOpt = False,
                  yes: Annotated[bool, typer.Option("--yes", "-y")] = False) -> None:
     """Restore devices to a named backup (commit-confirm)."""
     if not yes and not sys.stdin.isatty():
         raise EgovError.one("egov change rollback", "--yes", "no terminal to confirm the rollback",
                             "pass --yes to proceed")
     with _bar() as bar:
-        ch = _setup(profile, lab, bar)
-        hosts = ch.hosts(limit)
+        ch = _setup(profile, lab, bar, sim)
+        hosts = _hosts(ch, limit, sim)
         bar.stop()
         _confirm(yes, f"rollback of {len(hosts)} device(s) to {to}")
         bar.start()

@@ -337,6 +337,9 @@ class ComwareSession:
         low = line.lower()
         if low.startswith("display ") or low.startswith("dis "):
             return outputs.comware_display(self, line)
+        if low.startswith("ping "):
+            text = outputs.ping(self.device, line, "h3c_comware")
+            return text if text is not None else self._error(line, 1, "wrong")
         if low in ("screen-length disable",):
             return "" if self.mode == "user" else self._error(line, 0, "unrecognized")
         if low.startswith("terminal language"):
@@ -416,6 +419,7 @@ class ComwareSession:
             if ans == "N":
                 return ""
             dev.files[name] = dev.render(dev.running)
+            dev.written.add(name)
             return ("Validating file. Please wait...\n"
                     "Saved the current configuration to mainboard device successfully.")
         if line.endswith(" force"):
@@ -433,6 +437,7 @@ class ComwareSession:
             prefix = getattr(dev, "archive_prefix", dev.hostname)
             name = f"{_flash(dev.archive_location).rstrip('/')}/{prefix}_{len(dev.archives) + 1}.cfg"
             dev.files[name] = dev.render(dev.running)
+            dev.written.add(name)
             dev.archives.append((name, dev.stamp()))
             return f"The archive file flash:/{name} is saved."
         return self.ask("Save the running configuration to an archive file. Continue? [Y/N]:", go)
@@ -442,6 +447,7 @@ class ComwareSession:
         if name not in dev.files:
             return f"Error: File flash:/{name} does not exist."
         tree, errors = dev.parse(dev.files[name])
+        errors = ([] if name in dev.written else dev.faults.file_errors(dev.files[name])) + errors
 
         def go(ans: str) -> str:
             if errors:

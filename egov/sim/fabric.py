@@ -101,6 +101,9 @@ class Fabric:
         for node in self.nodes.values():
             for i in node.interfaces:
                 self.ifaces[(node.hostname, i.name)] = i
+        self._owner_map: dict[str, tuple[str, str]] | None = None
+        self._tier = {h: n.tier for h, n in self.nodes.items()}
+        self._order = {t: i for i, t in enumerate(plan.topology.tiers)}
 
     def _end(self, host: str, ifname: str) -> End | None:
         dev = self.devices.get(host)
@@ -119,11 +122,20 @@ class Fabric:
             return None
         return a, b
 
+    def _port_up(self, host: str, ifname: str) -> bool:
+        """A planned port is cabled and up unless its config shuts it down (an unconfigured port of a
+        bare router is up, as physical ports default to ``undo shutdown``; see docs/vrp-comware.md)."""
+        dev = self.devices.get(host)
+        if dev is None:
+            return True
+        node = dev.running.child(f"interface {ifname}")  # type: ignore[attr-defined]
+        return node is None or node.child("shutdown") is None
+
     def link_up(self, host: str, ifname: str) -> bool:
         iface = self.ifaces.get((host, ifname))
         if iface is None:
             return host in self.devices and ifname.startswith(("GigabitEthernet0/0/0", "M-GigabitEthernet"))
-        return self._pair(host, ifname) is not None
+        return self._port_up(host, ifname) and self._port_up(iface.peer, iface.peer_name)
 
     def _adjacent(self, a: End, b: End) -> set[int]:
         levels = a.levels & b.levels
@@ -136,6 +148,87 @@ class Fabric:
         v6 = a.isis6 and b.isis6 and a.ip6 is not None and b.ip6 is not None and a.ip6.network == b.ip6.network \
             and a.ip6.ip != b.ip6.ip
         return levels if (v4 or v6) else set()
+
+    def _family_adjacent(self, host: str, ifname: str, fam: int) -> bool:
+        """An adjacency on this link that carries family ``fam`` (4 or 6) (multi-topology IS-IS)."""
+        pair = self._pair(host, ifname)
+        if pair is None or not self._adjacent(*pair):
+            return False
+        a, b = pair
+        if fam == 4:
+            return a.isis4 and b.isis4 and a.ip4 is not None and b.ip4 is not None and a.ip4.network == b.ip4.network
+        return a.isis6 and b.isis6 and a.ip6 is not None and b.ip6 is not None and a.ip6.network == b.ip6.network
+
+    def _owners(self) -> dict[str, tuple[str, str]]:
+        """Planned address -> (router, interface): loopbacks and link ends."""
+        if self._owner_map is None:
+            own: dict[str, tuple[str, str]] = {}
+            for node in self.nodes.values():
+                for lo in (node.loopback4, node.loopback6):
+                    if lo is not None:
+                        own[str(lo.ip)] = (node.hostname, "LoopBack0")
+                for i in node.interfaces:
+                    for a in (i.ipv4, i.ipv6):
+                        if a is not None:
+                            own[str(a.ip)] = (node.hostname, i.name)
+            self._owner_map = own
+        return self._owner_map
+
+    def _advertised(self, host: str, ip: str, fam: int) -> bool:
+        """``ip`` is configured on ``host`` on an interface that runs IS-IS for its family."""
+        dev = self.devices.get(host)
+        if dev is None:
+            return True  # not served: configured as planned
+        want = "isis enable" if fam == 4 else "isis ipv6 enable"
+        for n in dev.running.children:  # type: ignore[attr-defined]
+            if not (n.view and n.text.startswith("interface ")):
+                continue
+            texts = [c.text for c in n.children]
+            if "shutdown" in texts:
+                continue
+            has = any((t.startswith("ip address ") and t.split()[2] == ip) if fam == 4 else
+                      (t.startswith("ipv6 address ") and t.split()[2].split("/")[0] == ip) for t in texts)
+            if has:
+                return any(t.startswith(want) for t in texts)
+        return False
+
+    def reachable(self, host: str, dest: str, source: str = "") -> bool:
+        """Would a ping from ``host`` (from ``source``) to ``dest`` get a reply: both addresses
+        configured and advertised into IS-IS, and a path of adjacencies of that family between the
+        routers (searched towards the destination's tier first; the answer does not depend on it)."""
+        import ipaddress as ipa
+
+        fam = ipa.ip_address(dest).version
+        owners = self._owners()
+        tier, order = self._tier, self._order
+        owner = owners.get(str(ipa.ip_address(dest)))
+        if owner is None:
+            return False
+        if source:
+            src_owner = owners.get(str(ipa.ip_address(source)))
+            if src_owner is None or src_owner[0] != host:
+                return False
+        target = owner[0]
+        if target == host:
+            return self._advertised(host, dest, fam) or owner[1] != "LoopBack0"
+        if not self._advertised(target, dest, fam) or (source and not self._advertised(host, source, fam)):
+            return False
+        goal = order[tier[target]]
+        seen, stack = {host}, [host]
+        while stack:
+            h = stack.pop()
+            nxt = []
+            for i in self.nodes[h].interfaces:
+                if i.peer in seen or i.peer not in self.nodes or not self._family_adjacent(h, i.name, fam):
+                    continue
+                if i.peer == target:
+                    return True
+                nxt.append(i.peer)
+            nxt.sort(key=lambda p: -abs(order[tier[p]] - goal))  # the closest tier is popped first
+            for p in nxt:
+                seen.add(p)
+                stack.append(p)
+        return False
 
     def isis_peers(self, host: str) -> list[dict]:
         out = []

@@ -193,11 +193,25 @@ class Question:
 class Faults:
     """Fault switches set by ``egov sim fault``."""
 
-    reject_line: int = 0          # the Nth configuration line of each session is rejected
+    reject_line: int = 0          # the Nth configuration line of each session (or of a loaded file) is rejected
     fail_commit: bool = False     # commit answers with an error, nothing changes
     drop_after_trial: bool = False  # the session is cut right after a trial commit
     unreachable: bool = False     # SSH connections are refused
     rollback_leftover: bool = False  # rollbacks leave one difference behind
+
+    def file_errors(self, text: str) -> list[tuple[int, str, str]]:
+        """``reject-line N`` on a loaded file: its Nth configuration line, as the parser reports errors."""
+        if not self.reject_line:
+            return []
+        seen = 0
+        for no, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
+            if not line or line.startswith(("#", "!")) or line == "return" or line.startswith("version "):
+                continue
+            seen += 1
+            if seen == self.reject_line:
+                return [(no, line, "Unrecognized command (fault reject-line)")]
+        return []
 
     def active(self) -> list[str]:
         out = []
@@ -221,6 +235,8 @@ class Device:
         self.running = Node("")
         self.history: list[Commit] = []
         self.files: dict[str, str] = {}
+        #: files the device wrote itself (save, archive): ``reject-line`` never hits those
+        self.written: set[str] = set()
         self.faults = Faults()
         self.lock = threading.RLock()
         self.sessions = 0

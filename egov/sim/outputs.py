@@ -412,3 +412,43 @@ def comware_bfd(dev) -> str:
 
 def stamp_now(when: float) -> str:
     return dt.datetime.fromtimestamp(when).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# --- ping (both vendors) ------------------------------------------------------------------------
+
+_PING = re.compile(r"^ping(?P<v6> ipv6)?(?P<opts>(?: -(?:a|c|t|s|m) \S+)*) (?P<dest>[0-9A-Fa-f:.]+)$")
+
+
+def ping(dev, line: str, vendor: str) -> str | None:
+    """``ping [ipv6] [-a SRC] [-c N] [-t MS] DEST``: replies when the fabric has an IS-IS path between the
+    two routers with both addresses advertised (egov.sim.fabric.Fabric.reachable); None if malformed.
+    The text follows the vendors' documented examples (no real capture; docs/vrp-comware.md)."""
+    m = _PING.match(" ".join(line.split()))
+    if not m:
+        return None
+    opts = dict(zip(*[iter(m.group("opts").split())] * 2))
+    dest, src = m.group("dest"), opts.get("-a", "")
+    count = int(opts.get("-c", "5"))
+    if not 1 <= count <= 4294967295:
+        return None
+    ok = dev.fabric is not None and dev.fabric.reachable(dev.hostname, dest, src)
+    got = count if ok else 0
+    loss = 100.0 * (count - got) / count
+    if vendor == "huawei_vrp":
+        out = [f"  PING {dest}: 56  data bytes, press CTRL_C to break"]
+        out += [f"    Reply from {dest}: bytes=56 Sequence={i} ttl=255 time=1 ms" if ok else "    Request time out"
+                for i in range(1, count + 1)]
+        out += ["", f"  --- {dest} ping statistics ---", f"    {count} packet(s) transmitted",
+                f"    {got} packet(s) received", f"    {loss:.2f}% packet loss"]
+        if ok:
+            out.append("    round-trip min/avg/max = 1/1/1 ms")
+        return "\n".join(out)
+    out = [f"Ping{'6' if m.group('v6') else ''} {dest} ({dest}){f' from {src}' if src else ''}: 56 data bytes, "
+           "press CTRL_C to break"]
+    out += [f"56 bytes from {dest}: icmp_seq={i} ttl=255 time=1.000 ms" if ok else "Request time out"
+            for i in range(count)]
+    out += ["", f"--- Ping statistics for {dest} ---",
+            f"{count} packet(s) transmitted, {got} packet(s) received, {loss:.1f}% packet loss"]
+    if ok:
+        out.append("round-trip min/avg/max/std-dev = 1.000/1.000/1.000/0.000 ms")
+    return "\n".join(out)

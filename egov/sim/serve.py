@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     d.mkdir(parents=True, exist_ok=True)
     os.chmod(d, 0o700)
     control = d / "control.sock"
-    state = {"pid": os.getpid(), "profile": args.profile, "bare": args.bare, "host": server.host,
+    state = {"pid": os.getpid(), "profile": args.profile, "profile_name": plan.loaded.profile.name, "bare": args.bare, "host": server.host,
              "user": server.user, "password": server.password, "control": str(control),
              "ports": server.ports, "platforms": {h: dv.platform for h, dv in prov.devices.items()},
              "skipped": prov.skipped, "started": time.time(), "build_seconds": round(time.time() - t0, 2)}

@@ -105,7 +105,10 @@ class _Flash(paramiko.SFTPServerInterface):
         name = self._name(path)
         if not flags & (os.O_WRONLY | os.O_RDWR) and name not in self.device.files:
             return paramiko.SFTP_NO_SUCH_FILE
-        return _Handle(self.device.files, name, flags)
+        handle = _Handle(self.device.files, name, flags)
+        if flags & (os.O_WRONLY | os.O_RDWR):
+            self.device.written.discard(name)  # uploaded: no longer the device's own file
+        return handle
 
     def stat(self, path: str) -> Any:
         name = self._name(path)

@@ -287,6 +287,9 @@ class Vrp8Session:
         low = line.lower()
         if low.startswith("display ") or low.startswith("dis "):
             return outputs.vrp_display(self, line)
+        if low.startswith("ping "):
+            text = outputs.ping(self.device, line, "huawei_vrp")
+            return text if text is not None else self._error(line, 1, "wrong")
         if low.startswith("screen-length") or low.startswith("screen-width"):
             return "Info: The configuration takes effect on the current user terminal interface only." \
                 if self.mode == "user" else ""
@@ -346,6 +349,7 @@ class Vrp8Session:
         if ans == "N":
             return ""
         self.device.files["vrpcfg.cfg"] = self.device.render(self.device.running)
+        self.device.written.add("vrpcfg.cfg")
         return "Info: Save the configuration successfully."
 
     def _set_label(self, cid: str, label: str) -> str:
@@ -517,6 +521,7 @@ class Vrp8Session:
         if name not in dev.files:
             return "Error: The file does not exist."
         tree, errors = dev.parse(dev.files[name])
+        errors = ([] if name in dev.written else dev.faults.file_errors(dev.files[name])) + errors
         if errors:
             dev.replace_failed = errors  # type: ignore[attr-defined]
             no, text, why = errors[0]

@@ -49,7 +49,7 @@ def test_shaanxi_inventory_groups(tmp_path):
     cities = [g for g in data if g.startswith("city_")]
     assert len(cities) == 11
     vendors = {h["egov_platform"]: (h["napalm_driver"], h["netmiko_device_type"]) for h in hv.values()}
-    assert vendors["huawei_vrp"] == ("huawei_vrp", "huawei_vrpv8")
+    assert vendors["huawei_vrp"] == ("huawei_vrp8", "huawei_vrpv8")
     assert vendors["h3c_comware"][1] == "hp_comware"
     assert vendors["cisco_iosxe"] == ("ios", "cisco_xe") and vendors["juniper_junos"] == ("junos", "juniper_junos")
     assert len({h["ansible_host"] for h in hv.values()}) == 1944

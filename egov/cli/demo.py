@@ -232,9 +232,15 @@ def _lab(run: DemoRun, plan: Any) -> None:
 
 
 def _change(run: DemoRun, plan: Any) -> dict[str, Any]:
-    from egov.cli.change import _setup
+    from egov.change.runner import Change
+    from egov.cli.change import _endpoints
 
     doc: dict[str, Any] = {}
+
+    def _setup(_profile: str, lab: bool) -> Any:
+        """The change pipeline on the lab, quiet: the demo reports each stage itself."""
+        eps, secrets = _endpoints(plan, lab)
+        return Change(plan, eps, secrets)
 
     def apply() -> tuple[Any, str, bool]:
         ch = _setup(plan.loaded.profile.name, True)

@@ -47,7 +47,7 @@ def _services_table(services) -> Table:
 
 
 def _status_table(state, statuses) -> Table:
-    t = Table(title=f"lab {state.profile}" + (" (bare)" if state.bare else ""), title_justify="left")
+    t = Table(title=f"lab {state.profile}" + (" (built bare)" if state.bare else ""), title_justify="left")
     for c in ("router", "daemons", "IS-IS up/plan", "BFD up/plan", "ssh", "snmp", "ok"):
         t.add_column(c)
     for s in statuses:

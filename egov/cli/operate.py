@@ -169,8 +169,20 @@ def make_tools(plan: Any, lab: bool, *, poll: Any = None, out_dir: Path | None =
 
         return build_model(load_stack(stack or prof.name))
 
+    def capacity(link_key: str) -> int | None:
+        """The lab's links carry their shaped rate; the network's carry the plan's bandwidth."""
+        if lab:
+            from egov.lab.state import LabState
+
+            st = LabState.load()
+            found = next((lk.rate_bit for lk in (st.links if st else []) if lk.key == link_key), None)
+            return int(found) if found else None
+        return next((int(lk.bandwidth_bps) for lk in plan.topology.links if lk.key == link_key
+                     and getattr(lk, "bandwidth_bps", 0)), None)
+
     tools = Tools(plan=plan, poll=poll, show=show, probe=probe, last_change=last_change, rollback=rollback,
-                  verify=verify, cloud=cloud, out_dir=out_dir, threshold=prof.sla.bandwidth_threshold)
+                  verify=verify, cloud=cloud, out_dir=out_dir, threshold=prof.sla.bandwidth_threshold,
+                  capacity=capacity)
     return tools, closers
 
 
@@ -439,7 +451,7 @@ def print_drill(doc: dict[str, Any]) -> None:
         steps = f["runbook_steps"]
         done = sum(1 for s in steps if s["status"] in ("ok", "failed"))
         handed = any(s["status"] == "needs_person" for s in steps)
-        cleared = "NO" if f["cleared"] is None else f"{f['cleared'] - f['repaired']:.1f}s after repair"
+        cleared = "NO" if f["cleared"] is None else f"{max(0.0, f['cleared'] - f['repaired']):.1f}s after repair"
         t.add_row(f["kind"], f["target"], Text(det, style="green" if f["detected_in_time"] else "red"),
                   f["detected_by"] or "-", f"{done} done" + (", then a person" if handed else "") if steps else "-",
                   Text(cleared, style="green" if f["cleared"] else "red"),

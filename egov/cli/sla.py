@@ -110,8 +110,22 @@ def _plan(profile: str) -> tuple[Any, Network]:
     return plan, Network.from_topology(plan.topology)
 
 
-def _local(t: float | None, tz: str) -> str:
-    return "-" if t is None else dt.datetime.fromtimestamp(t, ZoneInfo(tz)).isoformat(timespec="seconds")
+def _local(t: float | None, tz: str, short: bool = False) -> str:
+    """ISO 8601 in the profile's zone; ``short``: ``YYYY-MM-DD HH:MM:SS`` (the table names the zone)."""
+    if t is None:
+        return "-"
+    d = dt.datetime.fromtimestamp(t, ZoneInfo(tz))
+    return d.strftime("%Y-%m-%d %H:%M:%S") if short else d.isoformat(timespec="seconds")
+
+
+def _span(s: float) -> str:
+    """A duration as a person reads it: seconds, minutes or hours."""
+    s = max(0.0, s)
+    if s < 120:
+        return f"{s:.1f} s"
+    if s < 7200:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.2f} h"
 
 
 def _hours(s: float) -> str:
@@ -237,12 +251,13 @@ def faults_list(
     t = Table(title=Text(f"{prof.name}: {len(docs)} {'open ' if open_only else ''}fault(s) (times in {tz})"),
               title_justify="left")
     for c in ("id", "kind", "target", "start", "detected", "cleared", "duration", "planned", "within target", "by"):
-        t.add_column(c)
+        t.add_column(c, no_wrap=c in ("target", "start"), justify="right" if c in ("id", "duration") else "left")
     for f, d in zip(faults, docs):
         wt = d["within_target"]
-        t.add_row(str(f.id), f.kind, Text(f.target), _local(f.start, tz), _local(f.detected, tz),
-                  _local(f.cleared, tz) if f.cleared is not None else Text("open", style="yellow"),
-                  _hours(f.duration(now)), "yes" if d["planned"] else "no",
+        t.add_row(str(f.id), f.kind, Text(f.target), _local(f.start, tz, short=True),
+                  f"+{_span(f.detected - f.start)}",
+                  _local(f.cleared, tz, short=True)[11:] if f.cleared is not None else Text("open", style="yellow"),
+                  _span(f.duration(now)), "yes" if d["planned"] else "no",
                   Text({True: "yes", False: "NO", None: "open, in time"}[wt],
                        style={True: "green", False: "red"}.get(wt, "yellow")),
                   Text(f"{f.detected_by}/{f.cleared_by or '-'}"))

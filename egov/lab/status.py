@@ -104,12 +104,15 @@ def router_status(state: LabState, host: str) -> RouterStatus:
     for d in ("sshd", "snmpd"):
         pid = read_pid(str(rdir / f"{d}.pid"))
         st.daemons[d] = bool(pid and pid_alive(pid))
-    # the plan: one IS-IS adjacency and one BFD session per link end (bare labs expect none)
+    # the plan: one IS-IS adjacency and one BFD session per link end; a router of a lab built bare
+    # expects none until the change pipeline has configured IS-IS on it
     ends = [(lk.a_if if lk.a == host else lk.b_if) for lk in state.links if host in (lk.a, lk.b)]
-    if not state.bare:
-        st.adjacencies_expected = st.bfd_expected = len(ends)
     if not st.ns or not st.daemons.get("isisd"):
+        if not state.bare:
+            st.adjacencies_expected = st.bfd_expected = len(ends)
         return st
+    if not state.bare or "\nrouter isis " in vtysh(state, host, "show running-config"):
+        st.adjacencies_expected = st.bfd_expected = len(ends)
     up_ifaces = {m.group(2) for m in _ADJ_RE.finditer(vtysh(state, host, "show isis neighbor"))
                  if m.group(4) == "Up"}
     st.adjacencies_up = len(up_ifaces & set(ends))

@@ -113,7 +113,7 @@ class FaultEngine:
         self.log = log or (lambda _msg: None)
         self.clock = clock
         self.recovery_s = recovery_s
-        self._ifs: dict[str, list[str]] = {}
+        self._ifs: dict[str, list[tuple[str, str]]] = {}
         self._held: set[str] = set()  # routers back from a fault, held until IS-IS is up
         self.last: dict[str, Poll] = {}
         self.router_state: dict[str, str] = {}  # up | down | unknown
@@ -209,11 +209,12 @@ class FaultEngine:
                 continue
             self._link(link, opened.get(("link", link.key)), down_routers, now)
 
-    def _own_ifs(self, router: str) -> list[str]:
+    def _own_ifs(self, router: str) -> list[tuple[str, str]]:
+        """(interface, peer) of the router's planned links."""
         if not self._ifs:
             for lk in self.net.links.values():
-                self._ifs.setdefault(lk.a, []).append(lk.a_if)
-                self._ifs.setdefault(lk.b, []).append(lk.b_if)
+                self._ifs.setdefault(lk.a, []).append((lk.a_if, lk.b))
+                self._ifs.setdefault(lk.b, []).append((lk.b_if, lk.a))
         return self._ifs.get(router, [])
 
     def _adjacencies_checked(self, p: Poll) -> bool:
@@ -221,12 +222,13 @@ class FaultEngine:
         return p.isis is not None and bool(self._own_ifs(p.router))
 
     def _recovering(self, p: Poll, back: float) -> bool:
-        """A router back from a fault that has not one IS-IS adjacency up yet is still out of service:
-        its fault stays open (and its links raise no faults of their own) until routing is back, or
-        for at most ``recovery_s`` after it came back."""
+        """A router back from a fault is still recovering while an IS-IS adjacency to a neighbour that
+        answers is not up yet: its fault stays open (and its links raise no faults of their own, they
+        are converging) until routing is back, or for at most ``recovery_s`` after it came back."""
         if not self._adjacencies_checked(p) or p.at - back > self.recovery_s:
             return False
-        return all(self._end_down(p, ifname) for ifname in self._own_ifs(p.router))
+        return any(self._end_down(p, ifname) for ifname, peer in self._own_ifs(p.router)
+                   if (q := self.last.get(peer)) is not None and q.ok)
 
     def _router_state(self, p: Poll) -> tuple[str, float]:
         if p.ok:

@@ -57,8 +57,11 @@ class Tools:
     cloud: Callable[[str | None], Any] | None = None
     #: where collected show output is written (one file per router and run)
     out_dir: Path | None = None
-    #: utilisation over this share of the speed is degraded (the profile's sla.bandwidth_threshold)
+    #: utilisation over this share of the capacity is degraded (the profile's sla.bandwidth_threshold)
     threshold: float = 0.8
+    #: what a link can carry, bit/s, by link key (the plan's bandwidth, or the lab's shaped rate);
+    #: None or absent: the interface's ifHighSpeed
+    capacity: Callable[[str], int | None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -153,16 +156,22 @@ def _other_uplinks(plan: Any, site: str, exclude: set[str]) -> list[tuple[str, s
             if i.link not in exclude and tiers.index(topo.nodes[i.peer].tier) <= mine]
 
 
-def _rate(t: Tools, router: str, ifname: str, gap: float = 2.0) -> tuple[Any, float | None]:
-    """Out + in bit/s on an interface from two polls ``gap`` seconds apart (None: no counters)."""
+def _rates(t: Tools, router: str, ifname: str, gap: float = 2.0) -> tuple[Any, tuple[float, float] | None]:
+    """(in, out) bit/s on an interface from two polls ``gap`` seconds apart (None: no counters)."""
     p1 = t.poll(router)
     time.sleep(gap)
     p2 = t.poll(router)
     i1, i2 = (p.interfaces.get(ifname) if p.ok else None for p in (p1, p2))
     if not (i1 and i2) or p2.at <= p1.at:
         return p2, None
-    octets = (i2.in_octets - i1.in_octets) + (i2.out_octets - i1.out_octets)
-    return p2, max(0.0, octets * 8 / (p2.at - p1.at))
+    dt = p2.at - p1.at
+    return p2, (max(0.0, (i2.in_octets - i1.in_octets) * 8 / dt), max(0.0, (i2.out_octets - i1.out_octets) * 8 / dt))
+
+
+def _rate(t: Tools, router: str, ifname: str, gap: float = 2.0) -> tuple[Any, float | None]:
+    """In + out bit/s on an interface (None: no counters)."""
+    p, r = _rates(t, router, ifname, gap)
+    return p, None if r is None else r[0] + r[1]
 
 
 def other_uplink(args: dict[str, Any], ctx: RunContext) -> tuple[bool, str, dict[str, Any]]:
@@ -292,15 +301,18 @@ def utilisation(args: dict[str, Any], ctx: RunContext) -> tuple[bool, str, dict[
     key, a, b = resolve_link(t.plan, ctx.target)
     worst = 0.0
     ends: dict[str, dict[str, float] | None] = {}
+    planned = t.capacity(key) if t.capacity else None
     for e in (a, b):
-        p, bps = _rate(t, e.router, e.ifname, gap=float(args.get("gap", 3.0)))
+        p, rates = _rates(t, e.router, e.ifname, gap=float(args.get("gap", 3.0)))
         i = p.interfaces.get(e.ifname) if p.ok else None
-        if bps is None or i is None or not i.speed_bps:
+        capacity = planned or (i.speed_bps if i else 0)
+        if rates is None or not capacity:
             ends[e.router] = None
             continue
-        share = bps / i.speed_bps
+        bps = max(rates)  # the busier direction: each direction of a full-duplex link has the capacity
+        share = bps / capacity
         worst = max(worst, share)
-        ends[e.router] = {"bps": bps, "speed_bps": i.speed_bps, "share": share}
+        ends[e.router] = {"bps": bps, "speed_bps": capacity, "share": share}
     if all(v is None for v in ends.values()):
         return False, f"link {key}: no counters from either end", {"ends": ends}
     parts = [f"{r}: {v['bps'] / 1e6:.2f} of {v['speed_bps'] / 1e6:.0f} Mbit/s ({v['share']:.1%})"

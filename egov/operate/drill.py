@@ -184,7 +184,7 @@ def run_drill(script: DrillScript, *, profile: str, store: Any, inject: Inject, 
                 r.problem = f"not cleared within {script.clear_within:.0f} s of the repair"
             else:
                 r.within_target = (r.cleared - found.start) <= target_s
-                say(f"[{n}/{len(script.faults)}] cleared {r.cleared - r.repaired:.1f} s after the repair")
+                say(f"[{n}/{len(script.faults)}] cleared {max(0.0, r.cleared - r.repaired):.1f} s after the repair")
         if n < len(script.faults):
             time.sleep(script.settle)
     return results

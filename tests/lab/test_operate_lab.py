@@ -122,3 +122,38 @@ def test_change_failed_runbook_rolls_back_to_the_pre_change_backup(lab_up, env):
     assert doc["needs_person"]
     # put it back to plan for the other tests
     assert egov("change", "apply", "--profile", "lab", "--lab", "--yes", "--limit", host, env=env).returncode == 0
+
+
+def test_bandwidth_runbook_sees_a_link_filled_by_iperf3(lab_up, env):
+    """A township uplink (200M in the plan, shaped in the lab) filled by iperf3 is over the threshold."""
+    import subprocess
+
+    from egov.topology.validate import build_plan
+
+    plan = build_plan("lab")
+    town, county = "sn-xa-yt-t001", "sn-xa-yt"
+    mine = next(i for i in plan.topology.nodes[town].interfaces if i.peer == county)
+    theirs = next(i for i in plan.topology.nodes[county].interfaces if i.link == mine.link)
+    server_ip = str(theirs.ipv4.ip)
+    wait_ok()
+    srv = subprocess.Popen(["ip", "netns", "exec", county, "iperf3", "-s", "-1", "-B", server_ip],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    cli = subprocess.Popen(["ip", "netns", "exec", town, "iperf3", "-c", server_ip, "-t", "25"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(3)
+        rc, doc, err = _run(env, "bandwidth-degraded", "--target", mine.link)
+        assert rc == 0, err
+        step = doc["steps"][0]
+        assert step["step"] == "utilisation" and step["status"] == "failed", step
+        assert "over the 80% threshold" in step["detail"], step
+    finally:
+        cli.kill()
+        srv.kill()
+        cli.wait()
+        srv.wait()
+    # idle again: the same runbook finds the link within its bandwidth
+    time.sleep(2)
+    rc, doc, err = _run(env, "bandwidth-degraded", "--target", mine.link)
+    assert rc == 0 and doc["steps"][0]["status"] == "ok", doc["steps"][0]

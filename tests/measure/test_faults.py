@@ -214,6 +214,13 @@ def test_a_router_back_without_routing_keeps_its_fault_until_is_is_is_up(world, 
     neighbours_cut = {nb: {i} for nb, i, _ in net.neighbours[r]}
     engine.polls(healthy(net, T0 + 60, uptime_s=3, cut={**mine, **neighbours_cut}))
     assert [(x.kind, x.target) for x in store.open_faults("lab")] == [("router", r)]
+    # one adjacency up, the others still coming: still recovering
+    first_nb, first_if, _ = net.neighbours[r][0]
+    partly = {r: mine[r] - {ifname(net, r, first_nb)},
+              **{nb: {i} for nb, i, _ in net.neighbours[r] if nb != first_nb}}
+    clock.t = T0 + 62
+    engine.polls(healthy(net, T0 + 62, uptime_s=5, cut=partly))
+    assert [(x.kind, x.target) for x in store.open_faults("lab")] == [("router", r)]
     # routing is back: cleared when that was seen, and no link fault was ever opened
     clock.t = T0 + 65
     engine.polls(healthy(net, T0 + 65, uptime_s=8))

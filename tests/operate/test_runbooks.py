@@ -206,13 +206,18 @@ def test_utilisation_against_the_threshold(plan, monkeypatch):
     monkeypatch.setattr(time, "sleep", lambda s: None)
     key, a, b = resolve_link(plan, "sn-xa-yt~sn-xa-a")
     polls = {e.router: poll(e.router, {e.ifname: True}, speed=10**6) for e in (a, b)}
-    # 60,000 bytes in and out per second through a 1 Mbit/s interface: 0.96 Mbit/s, 96%
+    # 110,000 bytes a second each way through a 1 Mbit/s interface: 0.88 Mbit/s per direction, 88%
     ok, detail, data = utilisation({"gap": 0}, ctx_for(plan, "bandwidth-degraded", "sn-xa-yt~sn-xa-a",
-                                                     Net(polls, 60_000)))
-    assert not ok and "over the 80% threshold" in detail
+                                                     Net(polls, 110_000)))
+    assert not ok and "over the 80% threshold" in detail and "0.88 of 1 Mbit/s (88.0%)" in detail
     ok, detail, _ = utilisation({"gap": 0}, ctx_for(plan, "bandwidth-degraded", "sn-xa-yt~sn-xa-a",
                                                     Net(polls, 1_000)))
     assert ok and "(threshold 80%)" in detail
+    # the link's capacity (the plan's bandwidth, or the lab's shaped rate) wins over ifHighSpeed
+    ctx = ctx_for(plan, "bandwidth-degraded", "sn-xa-yt~sn-xa-a", Net(polls, 110_000))
+    ctx.facts["tools"].capacity = lambda link: 10**7 if link == key else None
+    ok, detail, _ = utilisation({"gap": 0}, ctx)
+    assert ok and "0.88 of 10 Mbit/s (8.8%)" in detail
 
 
 def test_bad_targets_are_one_line(plan):

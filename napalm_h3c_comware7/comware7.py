@@ -26,7 +26,7 @@ from napalm.base.exceptions import (
 )
 
 from napalm_h3c_comware7 import parse
-from napalm_huawei_vrp8.cli import long_if, ping_command, ping_result, clean, COMWARE_ERROR, CliError, Journal, config_lines, first_error, label_for, send
+from napalm_huawei_vrp8.cli import prompt, long_if, ping_command, ping_result, clean, COMWARE_ERROR, CliError, Journal, config_lines, first_error, label_for, send
 from napalm_huawei_vrp8.parse import config_addresses
 
 CAND_FILE = "egov-candidate.cfg"
@@ -55,7 +55,7 @@ class Comware7Driver(NetworkDriver):
             self.conn = ConnectHandler(device_type=self.netmiko_type, host=self.hostname, port=self.port,
                                        username=self.username, password=self.password, timeout=self.timeout,
                                        fast_cli=True, global_delay_factor=0.5)
-            self._hostname_seen = self.conn.find_prompt().strip("<>[]~*")
+            self._hostname_seen = prompt(self.conn).strip("<>[]~*")
         except Exception as exc:
             raise ConnectionException(f"{self.hostname}:{self.port}: {exc}") from exc
 
@@ -78,22 +78,22 @@ class Comware7Driver(NetworkDriver):
             raise CommitError(str(exc)) from exc
 
     def _system(self) -> None:
-        if self.conn.find_prompt().startswith("<"):
+        if prompt(self.conn).startswith("<"):
             self._cmd("system-view")
         else:
             for _ in range(4):  # back to the system view itself
-                p = self.conn.find_prompt()
+                p = prompt(self.conn)
                 if p.count("-") <= self._host.count("-"):
                     break
                 self._cmd("quit")
 
     def _user(self) -> None:
-        if self.conn.find_prompt().startswith("["):
+        if prompt(self.conn).startswith("["):
             self._cmd("return")
 
     @property
     def _host(self) -> str:
-        return getattr(self, "_hostname_seen", "") or self.conn.find_prompt().strip("<>[]")
+        return getattr(self, "_hostname_seen", "") or prompt(self.conn).strip("<>[]")
 
     def _show(self, command: str) -> str:
         return clean(self._cmd(command), command)
@@ -240,7 +240,7 @@ class Comware7Driver(NetworkDriver):
 
         for n, unit in re.findall(r"(\d+) (week|day|hour|minute)", v.get("uptime", "")):
             secs += int(n) * {"week": 604800, "day": 86400, "hour": 3600, "minute": 60}[unit]
-        host = self.conn.find_prompt().strip("<>[]")
+        host = prompt(self.conn).strip("<>[]")
         return {"hostname": host, "fqdn": host, "vendor": "H3C", "model": v.get("model", ""),
                 "os_version": f"{v.get('version', '')} Release {v.get('release', '')}", "serial_number": "",
                 "uptime": secs, "interface_list": ifaces}

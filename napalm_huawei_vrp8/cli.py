@@ -90,12 +90,51 @@ def label_for(message: str = "") -> str:
     return f"{base}-{time.strftime('%Y%m%d%H%M%S')}"
 
 
+def prompt(conn: Any) -> str:
+    """The prompt the last command ended at (``send`` keeps it), else asked once with ``find_prompt``.
+
+    Never ``find_prompt`` per step: on a slow link it sends up to a dozen empty lines, and the prompts
+    they bring back arrive later as stale "output" of the next command (a plan that says "no changes")."""
+    seen = getattr(conn, "_egov_prompt", "")
+    if not seen:
+        seen = conn.find_prompt()
+        conn._egov_prompt = seen
+    return str(seen)
+
+
+_ONLY_PROMPTS = re.compile(r"^(?:\s*(?:<[^<>\r\n]+>|\[[~*]?[^\[\]\r\n]+\]))*\s*$")
+
+
+def _after_echo(conn: Any, text: str, line: str, timeout: float) -> str:
+    """What the device printed for ``line``, from its echo on.
+
+    A read that holds nothing but prompts ended early on a stale one (netmiko's ``find_prompt`` sends
+    extra empty lines when the device is slow, and hp_comware turns command-echo checks off): keep
+    reading until the command's echo and a prompt after it. Output without the echo but with content
+    (a device that wraps long echoes) is taken as it is."""
+    if not line:
+        return text
+    deadline = time.monotonic() + timeout
+    while True:
+        i = text.find(line)
+        if i >= 0:
+            if re.search(EXPECT, text[i + len(line):]):
+                return text[i:]
+        elif not _ONLY_PROMPTS.match(text):
+            return text
+        if time.monotonic() > deadline:
+            raise CliError(f"no answer to {line!r} within {timeout:.0f} s (last: {text.strip()[-80:]!r})")
+        time.sleep(0.02)
+        text += conn.read_channel()
+
+
 def send(conn: Any, line: str, answers: dict[str, str] | None = None, timeout: float = 60) -> str:
     """Type ``line``; answer the questions it raises from ``answers`` ({question regex: answer});
-    return everything printed up to the next prompt."""
+    return everything printed up to the next prompt. A prompt left in the channel never ends the read
+    early (``_after_echo``)."""
     out = conn.send_command(line, expect_string=EXPECT, strip_prompt=False, strip_command=False,
                             read_timeout=timeout, cmd_verify=False)
-    total = out
+    total = _after_echo(conn, out, line.strip(), timeout)
     for _ in range(5):
         m = QUESTION.search(total.rstrip())
         if not m:
@@ -113,6 +152,9 @@ def send(conn: Any, line: str, answers: dict[str, str] | None = None, timeout: f
         more = conn.send_command(reply, expect_string=EXPECT, strip_prompt=False, strip_command=False,
                                  read_timeout=timeout, cmd_verify=False)
         total += "\n" + more
+    m = PROMPT.search(total.rstrip())
+    if m:
+        conn._egov_prompt = m.group(0).strip()
     return total
 
 

@@ -25,7 +25,7 @@ from napalm.base.exceptions import (
 )
 
 from napalm_huawei_vrp8 import parse
-from napalm_huawei_vrp8.cli import long_if, ping_command, ping_result, clean, VRP_ERROR, CliError, Journal, config_lines, first_error, label_for, send
+from napalm_huawei_vrp8.cli import prompt, long_if, ping_command, ping_result, clean, VRP_ERROR, CliError, Journal, config_lines, first_error, label_for, send
 
 CAND_FILE = "egov-candidate.cfg"
 YES = {r"Continue\? \[Y/N\]:": "y"}
@@ -59,7 +59,7 @@ class VRP8Driver(NetworkDriver):
             self.conn = ConnectHandler(device_type=self.netmiko_type, host=self.hostname, port=self.port,
                                        username=self.username, password=self.password, timeout=self.timeout,
                                        fast_cli=True, global_delay_factor=0.5)
-            self._host = self.conn.find_prompt().strip("<>[]~*")
+            self._host = prompt(self.conn).strip("<>[]~*")
         except Exception as exc:  # netmiko raises several unrelated types
             raise ConnectionException(f"{self.hostname}:{self.port}: {exc}") from exc
 
@@ -82,7 +82,7 @@ class VRP8Driver(NetworkDriver):
             raise CommitError(str(exc)) from exc
 
     def _prompt(self) -> str:
-        return self.conn.find_prompt()
+        return prompt(self.conn)
 
     def _system(self) -> None:
         p = self._prompt()

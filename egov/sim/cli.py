@@ -71,8 +71,9 @@ class Cursor:
                     return make(m, parent)
         return None
 
-    def apply(self, root: Node, raw: str) -> tuple[Verdict, bool]:
-        """Apply one line to ``root``. Returns (verdict, changed)."""
+    def apply(self, root: Node, raw: str, track: bool = True) -> tuple[Verdict, bool]:
+        """Apply one line to ``root``. Returns (verdict, changed); ``track=False`` (loading a whole
+        file) skips working out ``changed``."""
         line = " ".join(raw.split())
         if not line or line.startswith("#"):
             if line.startswith("#"):
@@ -89,10 +90,10 @@ class Cursor:
             del self.stack[level + 1:]
             entered = self._entered(line, level)
             parent = self.node(root)
-            before = _fingerprint(parent)
+            before = _fingerprint(parent) if track else ()
             node = apply_line(parent, line, entered is not None, self.sep)
             self.sep = False
-            changed = _fingerprint(parent) != before
+            changed = track and _fingerprint(parent) != before
             if entered is not None:
                 self.stack.append(entered)
                 if not node.children and physical(line):

@@ -249,7 +249,7 @@ class ComwareDevice(Device):
             s = raw.strip()
             if not s or s == "return" or s.startswith("version "):
                 continue
-            verdict, _ = cur.apply(root, raw)
+            verdict, _ = cur.apply(root, raw, track=False)
             if not verdict.ok:
                 errors.append((no, s, ERRORS[verdict.kind].strip()))
         return root, errors

@@ -285,10 +285,15 @@ class Verdict:
     command: str = ""     # the command (title) that matched, when ok
 
 
+#: verdicts kept by Grammar.check before the memo starts over (a province has ~300,000 distinct lines)
+MEMO = 400_000
+
+
 class Grammar:
     """Commands per view, indexed by first word (and by the word after ``undo``)."""
 
     def __init__(self, commands: Iterable[tuple[Command, list[str]]]):
+        self._memo: dict[tuple[tuple[str, ...], str], Verdict] = {}
         self.by_view: dict[str, dict[str, list[Command]]] = {}
         for cmd, views in commands:
             for v in views:
@@ -306,7 +311,19 @@ class Grammar:
         return sorted(self.by_view)
 
     def check(self, views: Iterable[str], line: str) -> Verdict:
-        """Match ``line`` against every command of ``views``; the best failure if none matches."""
+        """Match ``line`` against every command of ``views``; the best failure if none matches.
+
+        Memoised per (views, line): a province's configs repeat most lines ("isis enable 1", timers,
+        ACL rules), and matching is most of the simulator's CPU when it loads a candidate."""
+        key = (tuple(views), line)
+        hit = self._memo.get(key)
+        if hit is None:
+            if len(self._memo) >= MEMO:
+                self._memo.clear()
+            hit = self._memo[key] = self._check(key[0], line)
+        return hit
+
+    def _check(self, views: Iterable[str], line: str) -> Verdict:
         words = line.split()
         if not words:
             return Verdict(True)

@@ -10,6 +10,7 @@ can move forward; they fire whenever the device is touched and from the server's
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import threading
 import time
@@ -62,8 +63,10 @@ _SINGLE = re.compile(
     r"|^ip address (?!.*\bsub$)")
 
 
+@functools.lru_cache(maxsize=200_000)
 def line_key(text: str) -> str:
-    """What a line sets: lines with the same key replace each other."""
+    """What a line sets: lines with the same key replace each other (cached: a pure function of the
+    text, called for every sibling of every line loaded)."""
     t = text[5:] if text.startswith("undo ") else text
     m = _SINGLE.match(t)
     return m.group(0).strip() if m else t

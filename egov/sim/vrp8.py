@@ -165,7 +165,7 @@ class Vrp8Device(Device):
             s = raw.strip()
             if not s or s.startswith("!") or s == "return":
                 continue
-            verdict, _ = cur.apply(root, raw)
+            verdict, _ = cur.apply(root, raw, track=False)
             if not verdict.ok:
                 errors.append((no, s, ERRORS[verdict.kind]))
         return root, errors

@@ -11,6 +11,7 @@ figures are its own and an operator's records are never touched.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -29,7 +30,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from egov.cli.common import checked_plan, out, say
+from egov.cli.common import checked_plan, err, out, say
 from egov.errors import EgovError
 
 
@@ -141,8 +142,10 @@ class DemoRun:
         say(f"== {name}", style="bold", stderr=True)
         st = Stage(name)
         t0 = time.perf_counter()
+        spinner = err.status(name.split(":")[0] + "...") if err.is_terminal else contextlib.nullcontext()
         try:
-            result, st.result, st.ok = work()
+            with spinner:
+                result, st.result, st.ok = work()
         except BaseException:
             st.ok, st.result = False, "aborted"
             raise

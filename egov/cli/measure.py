@@ -189,8 +189,9 @@ class BackgroundExporter:
     """An exporter serving /metrics and taking traps in a thread of this process (drills, the demo)."""
 
     def __init__(self, plan: Any, lab: bool, listen: tuple[str, int] | None, interval: float,
-                 log: Callable[[str], None] | None = None):
-        self.ex, self.store, facts = build_exporter(plan, lab, interval=interval, log=log)
+                 log: Callable[[str], None] | None = None, timeout: float = 2.0, retries: int = 1):
+        self.ex, self.store, facts = build_exporter(plan, lab, interval=interval, log=log, timeout=timeout,
+                                                    retries=retries)
         self.auth = facts["auth"]
         self.trap_addr = facts.get("trap_listen") if facts.get("trap_listen", ("", 0))[1] else None
         self.listen = listen

@@ -8,6 +8,7 @@ drills, how a fault is injected into the running lab.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import sys
 import time
@@ -337,17 +338,18 @@ def lab_injector(plan: Any) -> tuple[Any, dict[str, str]]:
                             f"run `egov lab up --profile {plan.loaded.profile.name}` first")
 
     def inject(kind: str, target: str, action: str) -> float:
-        at = time.time()
+        """Make it happen; when it took effect, as the lab's fault log has it (a router is down once
+        its daemons are gone, which takes up to a few seconds)."""
         if kind.startswith("link-"):
             a, _, b = target.partition("~")
-            lab_faults.link_fault(st, a, b, action)
+            event = lab_faults.link_fault(st, a, b, action)
         elif kind == "router-down":
-            lab_faults.node_fault(st, target, action)
-        elif kind == "service-down":
-            lab_faults.service_fault(st, target, action)
+            event = lab_faults.node_fault(st, target, action)
+        else:
+            event = lab_faults.service_fault(st, target, action)
             if action == "up":
                 st.save()
-        return at
+        return dt.datetime.fromisoformat(str(event["ts"])).timestamp()
 
     return inject, _link_keys(plan, resolve_link)
 
@@ -387,7 +389,7 @@ def default_script() -> Path:
 
 
 def run_lab_drill(plan: Any, script_path: Path, *, interval: float = 5.0, listen: tuple[str, int] | None = None,
-                  exporter: Any = None, say_line: Any = None) -> dict[str, Any]:
+                  exporter: Any = None, say_line: Any = None, poll_budget: float = 2.0) -> dict[str, Any]:
     """The drill on the running lab, with an exporter in this process (or the one handed in)."""
     from egov.cli.measure import BackgroundExporter
     from egov.measure import sla
@@ -401,7 +403,7 @@ def run_lab_drill(plan: Any, script_path: Path, *, interval: float = 5.0, listen
     inject, link_keys = lab_injector(plan)
     own = exporter is None
     if own:
-        exporter = BackgroundExporter(plan, True, listen, interval).start()
+        exporter = BackgroundExporter(plan, True, listen, interval, timeout=poll_budget / 2).start()
     store = FaultStore(default_path(state_dir()))
     tools, closers = make_tools(plan, True, poll=exporter.poll,
                                 out_dir=state_dir() / "drills" / time.strftime("%Y%m%dT%H%M%S"))
@@ -419,7 +421,7 @@ def run_lab_drill(plan: Any, script_path: Path, *, interval: float = 5.0, listen
 
         results = run_drill(script, profile=prof.name, store=store, inject=inject, run_runbook=runbook,
                             interval=interval, link_keys=link_keys, target_s=prof.sla.fault_target_hours * 3600,
-                            progress=say_line)
+                            progress=say_line, poll_budget=poll_budget)
         ended = time.time()
         from egov.cli.sla import planned_windows
         from egov.measure.faults import Network
@@ -435,7 +437,7 @@ def run_lab_drill(plan: Any, script_path: Path, *, interval: float = 5.0, listen
         if own:
             exporter.stop()
     return {"script": str(script_path), "name": script.name, "started": started, "ended": ended,
-            "interval_s": interval, "faults": [r.as_json() for r in results], "summary": summary(results),
+            "interval_s": interval, "poll_budget_s": poll_budget, "faults": [r.as_json() for r in results], "summary": summary(results),
             "availability": {"network": (avail["network"] or {}).get("availability"),
                              "services": {s: e["availability"] for s, e in avail["services"].items()},
                              "routers_below_1": {r: e["availability"] for r, e in avail["routers"].items()

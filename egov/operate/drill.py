@@ -43,7 +43,8 @@ class DrillFault(BaseModel):
     target: str = Field(min_length=1, max_length=120)
     #: repair after the runbook has run, or after this many seconds if detection never came
     hold: float = Field(30.0, gt=0, le=3600)
-    #: how long detection may take before the fault counts as missed (default: one poll interval + 5 s)
+    #: how long detection may take before the fault counts as missed (default: one poll interval plus
+    #: the time that poll may take, its SNMP timeout and retries)
     detect_within: float | None = Field(None, gt=0, le=3600)
     #: run the matching runbook once the fault is detected
     runbook: bool = True
@@ -134,13 +135,14 @@ def _matches(fault: Any, kind: str, target: str, link_keys: dict[str, str]) -> b
 
 def run_drill(script: DrillScript, *, profile: str, store: Any, inject: Inject, run_runbook: RunRunbook,
               interval: float, link_keys: dict[str, str], target_s: float = 10800.0,
-              progress: Callable[[str], None] | None = None, poll_every: float = 0.25) -> list[DrillResult]:
+              progress: Callable[[str], None] | None = None, poll_every: float = 0.25,
+              poll_budget: float = 0.0) -> list[DrillResult]:
     """Inject each fault in turn; wait for the exporter's fault record; run its runbook; repair; wait for the clear."""
     say = progress or (lambda _m: None)
     results: list[DrillResult] = []
     for n, f in enumerate(script.faults, 1):
         kind, book = EXPECT[f.kind]
-        within = f.detect_within or interval + 5.0
+        within = f.detect_within or interval + poll_budget
         action = {"link-cut": "cut"}.get(f.kind, "down")
         say(f"[{n}/{len(script.faults)}] inject {f.kind} {f.target}")
         at = inject(f.kind, f.target, action)

@@ -213,7 +213,9 @@ def test_node_fault_opens_a_router_fault_and_clears(exporter):
     up = _ts(_fault_log(mark)[-1]["ts"])
     done = _wait_for(lambda: _fault(exporter, "router", node, after=injected, cleared=True), 6 * INTERVAL)
     assert done, "the router fault did not clear"
-    assert abs(done["duration_s"] - (up - injected)) <= 2 * INTERVAL, done
+    # it counts as down until it routes again (its IS-IS adjacencies back), not only until its agent
+    # answers: a few seconds after the daemons are up, plus up to one poll
+    assert -INTERVAL <= done["duration_s"] - (up - injected) <= 3 * INTERVAL, done
 
 
 def test_service_fault(exporter):

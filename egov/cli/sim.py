@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.table import Table
@@ -18,7 +18,7 @@ from egov.errors import Problem
 sim_app = typer.Typer(no_args_is_help=True, help="Simulated Huawei VRP8 / H3C Comware 7 routers on 127.0.0.1.")
 
 
-def _problem(message: str, fix: str) -> None:
+def _problem(message: str, fix: str) -> NoReturn:
     fail([Problem("egov sim", "", message, fix)])
 
 

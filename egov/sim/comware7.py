@@ -404,6 +404,7 @@ class ComwareSession:
         if dev.faults.reject_line and self.config_lines == dev.faults.reject_line:
             return self._error(line, 0, "unrecognized")
         verdict, _ = self.cursor.apply(dev.running, raw)
+        dev.version += 1  # edited in place
         if not verdict.ok:
             return self._error(line, verdict.pos, verdict.kind)
         return ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from egov.sim.model import Node
 
@@ -94,7 +94,7 @@ def end_from_plan(iface: "Interface", isis_level: str, area: str) -> End:
 class Fabric:
     """Planned links plus the served devices' live configs."""
 
-    def __init__(self, plan: "Plan", devices: dict[str, object]):
+    def __init__(self, plan: "Plan", devices: dict[str, Any]):
         self.devices = devices
         self.ifaces: dict[tuple[str, str], "Interface"] = {}
         self.nodes = plan.topology.nodes
@@ -102,13 +102,21 @@ class Fabric:
             for i in node.interfaces:
                 self.ifaces[(node.hostname, i.name)] = i
         self._owner_map: dict[str, tuple[str, str]] | None = None
+        #: (host, interface) -> (the device's config version, its end): a config is read once per change
+        self._ends: dict[tuple[str, str], tuple[int, End | None]] = {}
         self._tier = {h: n.tier for h, n in self.nodes.items()}
         self._order = {t: i for i, t in enumerate(plan.topology.tiers)}
 
     def _end(self, host: str, ifname: str) -> End | None:
         dev = self.devices.get(host)
         if dev is not None:
-            return end_from_config(host, dev.running, ifname)  # type: ignore[attr-defined]
+            version = dev.version  # type: ignore[attr-defined]
+            hit = self._ends.get((host, ifname))
+            if hit is not None and hit[0] == version:
+                return hit[1]
+            end = end_from_config(host, dev.running, ifname)  # type: ignore[attr-defined]
+            self._ends[(host, ifname)] = (version, end)
+            return end
         node = self.nodes[host]
         iface = self.ifaces[(host, ifname)]
         return end_from_plan(iface, node.isis_level, node.area)
@@ -230,8 +238,8 @@ class Fabric:
                 stack.append(p)
         return False
 
-    def isis_peers(self, host: str) -> list[dict]:
-        out = []
+    def isis_peers(self, host: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         node = self.nodes.get(host)
         if node is None:
             return out
@@ -245,8 +253,8 @@ class Fabric:
                 out.append({"name": i.peer, "interface": i.name, "hold": pair[1].hold, "type": kind})
         return out
 
-    def bfd_sessions(self, host: str) -> list[dict]:
-        out = []
+    def bfd_sessions(self, host: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         node = self.nodes.get(host)
         if node is None:
             return out

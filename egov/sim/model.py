@@ -235,6 +235,9 @@ class Device:
         self.hostname = hostname
         self.clock = clock or SimClock()
         self.fabric = fabric
+        #: bumped whenever running changes (replaced, or edited in place: Comware), so the fabric can
+        #: cache what it derives from a config
+        self.version = 0
         self.running = Node("")
         self.history: list[Commit] = []
         self.files: dict[str, str] = {}
@@ -246,6 +249,15 @@ class Device:
         self.log: list[str] = []  # what happened on its own (timers), newest last
         self.drop_requested: set[int] = set()
         self.load(f"sysname {hostname}")
+
+    @property
+    def running(self) -> Node:
+        return self._running
+
+    @running.setter
+    def running(self, tree: Node) -> None:
+        self._running = tree
+        self.version += 1
 
     # --- config text -------------------------------------------------------------------------
     def load(self, text: str) -> list[tuple[int, str, str]]:

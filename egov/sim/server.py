@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import paramiko
+from paramiko.common import AUTH_FAILED, AUTH_SUCCESSFUL, OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED, OPEN_SUCCEEDED
+from paramiko.sftp import SFTP_NO_SUCH_FILE, SFTP_OK
 
 from egov.paths import state_dir
 from egov.sim.province import Province
@@ -50,13 +52,13 @@ class _Auth(paramiko.ServerInterface):
 
     def check_auth_password(self, username: str, password: str) -> int:
         ok = username == self.user and secrets.compare_digest(password, self.password)
-        return paramiko.AUTH_SUCCESSFUL if ok else paramiko.AUTH_FAILED
+        return AUTH_SUCCESSFUL if ok else AUTH_FAILED
 
     def get_allowed_auths(self, username: str) -> str:
         return "password"
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
-        return paramiko.OPEN_SUCCEEDED if kind == "session" else paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        return OPEN_SUCCEEDED if kind == "session" else OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
     def check_channel_pty_request(self, *args: Any) -> bool:
         return True
@@ -76,9 +78,9 @@ class _Handle(paramiko.SFTPHandle):
     def read(self, offset: int, length: int) -> bytes:
         return bytes(self.buf[offset:offset + length])
 
-    def write(self, offset: int, data: bytes) -> int:
+    def write(self, offset: int, data: Any) -> int:  # paramiko's stubs say Buffer (typing_extensions)
         self.buf[offset:offset + len(data)] = data
-        return paramiko.SFTP_OK
+        return SFTP_OK
 
     def stat(self) -> paramiko.SFTPAttributes:
         a = paramiko.SFTPAttributes()
@@ -104,7 +106,7 @@ class _Flash(paramiko.SFTPServerInterface):
     def open(self, path: str, flags: int, attr: Any) -> Any:
         name = self._name(path)
         if not flags & (os.O_WRONLY | os.O_RDWR) and name not in self.device.files:
-            return paramiko.SFTP_NO_SUCH_FILE
+            return SFTP_NO_SUCH_FILE
         handle = _Handle(self.device.files, name, flags)
         if flags & (os.O_WRONLY | os.O_RDWR):
             self.device.written.discard(name)  # uploaded: no longer the device's own file
@@ -117,7 +119,7 @@ class _Flash(paramiko.SFTPServerInterface):
             a.st_mode = 0o040755
             return a
         if name not in self.device.files:
-            return paramiko.SFTP_NO_SUCH_FILE
+            return SFTP_NO_SUCH_FILE
         a.st_size, a.st_mode = len(self.device.files[name]), 0o100644
         return a
 
@@ -132,8 +134,8 @@ class _Flash(paramiko.SFTPServerInterface):
         return out
 
     def remove(self, path: str) -> int:
-        return paramiko.SFTP_OK if self.device.files.pop(self._name(path), None) is not None \
-            else paramiko.SFTP_NO_SUCH_FILE
+        return SFTP_OK if self.device.files.pop(self._name(path), None) is not None \
+            else SFTP_NO_SUCH_FILE
 
     def canonicalize(self, path: str) -> str:
         return "/" + self._name(path)
@@ -282,7 +284,7 @@ class SimServer:
             if kind == "clear":
                 f.__init__()  # type: ignore[misc]
             elif kind == "reject-line":
-                f.reject_line = int(arg)
+                f.reject_line = int(str(arg))
             elif kind in ("fail-commit", "drop-after-trial", "unreachable", "rollback-leftover"):
                 setattr(f, kind.replace("-", "_"), True)
             else:

@@ -164,6 +164,10 @@ def apply_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False, 
                                                           help="Failures tolerated per wave.")] = 0,
               revert_in: Annotated[int, typer.Option("--revert-in", help="Commit-confirm timer, seconds.")] = REVERT_IN,
               forks: ForksOpt = FORKS,
+              engine: Annotated[str, typer.Option(
+                  "--engine", help="Where commits run: auto (through ansible-runner and playbooks/device.yml), "
+                                   "threads (this process's thread pool: no ansible start-up or per-host "
+                                   "interpreter; see docs/change.md) or ansible (everything).")] = "auto",
               resume: Annotated[bool, typer.Option("--resume", help="Continue the last unfinished apply.")] = False,
               accept_unchecked: AcceptOpt = None,
               yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (required without a terminal).")]
@@ -172,10 +176,12 @@ def apply_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False, 
     from egov.change.runner import accepted_checks
 
     accept = accepted_checks(accept_unchecked)
+    if engine not in ("auto", "threads", "ansible"):
+        raise EgovError.one("egov change apply", "--engine", f"unknown engine {engine!r}", "use auto, threads or ansible")
     if not yes and not sys.stdin.isatty():  # fail before touching anything
         raise EgovError.one("egov change apply", "--yes", "no terminal to confirm the apply", "pass --yes to proceed")
     with _bar() as bar:
-        ch = _setup(profile, lab, bar, sim, revert_in=revert_in, forks=forks)
+        ch = _setup(profile, lab, bar, sim, revert_in=revert_in, forks=forks, engine=engine)
         hosts = _hosts(ch, limit, sim)
         shown = None
         if not yes:  # the configs this plan reads are the apply's pre-change backup: read once

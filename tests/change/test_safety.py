@@ -406,3 +406,10 @@ def test_rollback_names_devices_without_that_backup(plan, tmp_path, monkeypatch)
     assert out.results["sn-a"]["status"] == "changed"
     assert out.results["sn-b"]["status"] == "failed" and "no backup of sn-b at" in out.results["sn-b"]["msg"]
     assert ch.journal.change(out.change_id)["result"] == "failed"
+
+
+def test_unknown_engine_is_refused_in_one_line():
+    r = egov("change", "apply", "--profile", "lab", "--engine", "bogus", "--yes")
+    assert r.returncode == 1
+    assert r.stderr.strip() == ("egov change apply: --engine: unknown engine 'bogus'; "
+                                "fix: use auto, threads or ansible")

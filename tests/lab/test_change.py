@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import INVENTORY, dump, egov, load
+from egov.change.backup import BackupStore
 from egov.change.journal import Journal
 from egov.lab.host import pid_alive, read_pid
 from egov.topology.validate import build_plan
@@ -128,7 +129,8 @@ def test_failures_stop_the_rollout_and_leave_nothing_half_done(bare_lab, state_d
         for i in n.interfaces:
             if i.tier == "city":
                 i.metric = data_metric
-    ch = Change(plan, eps, secrets, journal=journal, revert_in=60, verify_wait=15)
+    ch = Change(plan, eps, secrets, journal=journal, store=BackupStore(state_dir / "backups"), revert_in=60,
+                verify_wait=15)
     real_render = ch.render
 
     def render(hosts):
@@ -272,7 +274,8 @@ def _city_change(state_dir: Path, metric: int):
             if i.tier == "city":
                 i.metric = metric
     eps, secrets = lab_endpoints(plan)
-    return Change(plan, eps, secrets, journal=Journal(state_dir / "journal.sqlite"), revert_in=60,
+    return Change(plan, eps, secrets, journal=Journal(state_dir / "journal.sqlite"),
+                  store=BackupStore(state_dir / "backups"), revert_in=60,
                   verify_wait=15)
 
 

@@ -4,11 +4,14 @@
 Brings up a bare lab of the ``lab`` profile (15 routers), then measures:
 - ``plan`` over the first 1, 5 and 15 routers (every one differs from bare), in the thread pool and
   through ansible-runner (the difference is ansible-runner's start-up and per-host module cost);
-- every single router's plan alone (the slowest is the goal's yardstick: plan of 15 <= 2x it);
+- every single router's plan alone (the slowest is the goal's yardstick: plan of 15 <= 2x it), the
+  controller's and the whole host's CPU per device, and the driver's steps alone and all at once (the
+  lab's routers run on this host's cores);
 - ``apply`` of all 15 from bare (waves, canary 1, batch 5), then ``apply`` of a metric change on 1, 5
   and 15 configured routers, and ``verify`` of all 15;
-and prints per-device cost and an extrapolation to 1,900 routers, stated as such. Root only; takes
-the lab down at the end.
+and prints per-device cost and an extrapolation to 1,900 routers, stated as such (each device on its own
+CPU as one lab router alone; the controller's measured CPU per device over this host's cores as the
+other bound). Root only; takes the lab down at the end.
 
     .venv/bin/python bench/change.py [--forks 20] [--batch 5]
 """
@@ -16,20 +19,31 @@ the lab down at the end.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import yaml
 
 from egov.change.backup import BackupStore
 from egov.change.journal import Journal
-from egov.change.runner import Change, rollout
+from egov.change.runner import Change, Outcome, rollout
 from egov.lab import build
 from egov.lab.access import lab_endpoints
 from egov.paths import project_root
+from egov.render.engine import Renderer
 from egov.topology.validate import Plan, build_plan
+from napalm_frr import FRRDriver
+
+
+T = TypeVar("T")
 
 
 def fresh(plan: Plan, work: Path, name: str, **kw) -> Change:
@@ -39,10 +53,34 @@ def fresh(plan: Plan, work: Path, name: str, **kw) -> Change:
                   revert_in=120, verify_wait=60, **kw)
 
 
-def timed(fn, *a, **kw) -> tuple[float, object]:
+def timed(fn: Callable[..., T], *a: Any, **kw: Any) -> tuple[float, T]:
     t0 = time.perf_counter()
     out = fn(*a, **kw)
     return time.perf_counter() - t0, out
+
+
+def cpu_now() -> float:
+    """CPU seconds of this process and its waited-for children (ansible-runner's ansible-playbook)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def host_busy() -> float:
+    """CPU seconds the whole host has been busy (all processes: the lab's routers run here too)."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(f) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
+
+
+@dataclass
+class Cost:
+    """What one phase costs: wall time of one device alone, controller CPU per device."""
+
+    alone: float
+    cpu: float
+
+    def at(self, n: int, forks: int, cores: int) -> float:
+        """Seconds for ``n`` devices when each device brings its own CPU: the controller is the limit."""
+        return max(math.ceil(n / forks) * self.alone, n * self.cpu / cores)
 
 
 def variant(work: Path, metric: int) -> Plan:
@@ -58,6 +96,131 @@ def variant(work: Path, metric: int) -> Plan:
     return build_plan(str(d / "lab.yaml"))
 
 
+def measure_plan(plan: Plan, work: Path, hosts: list[str], sizes: list[int], forks: int) -> Cost:
+    """Plan alone per router, then over 1, 5, 15 in the thread pool and through ansible-runner."""
+    n = len(hosts)
+    threads = fresh(plan, work, "threads", forks=forks, engine="threads")
+    ansible = fresh(plan, work, "ansible", forks=forks, engine="ansible")
+    single = {h: timed(threads.plan_diff, [h])[0] for h in hosts}
+    slowest = max(single, key=lambda h: single[h])
+    median = sorted(single.values())[n // 2]
+    print(f"  plan, one router alone: slowest {slowest} {single[slowest]:.2f} s, median {median:.2f} s")
+    plan_t: dict[int, float] = {}
+    cpu = 0.0
+    for k in sizes:
+        c0, h0 = cpu_now(), host_busy()
+        t_thr, p = timed(threads.plan_diff, hosts[:k])
+        cpu, host = (cpu_now() - c0) / k, (host_busy() - h0) / k
+        t_ans, _ = timed(ansible.plan_diff, hosts[:k])
+        plan_t[k] = t_thr
+        share = max(0.0, t_ans - t_thr) / t_ans
+        print(f"  plan {k:>2} router(s): {t_thr:5.2f} s in the thread pool ({t_thr / k:.2f} s/device, "
+              f"CPU per device: controller {cpu:.3f} s, whole host {host:.3f} s, {p.count()['changed']} differ); "
+              f"through ansible-runner "
+              f"{t_ans:5.2f} s (ansible-runner start-up and module cost: {share:.0%} of it)")
+    goal = plan_t[sizes[-1]] <= 2 * single[slowest]
+    print(f"  goal plan({sizes[-1]}) <= 2 x slowest single ({2 * single[slowest]:.2f} s): "
+          f"{'met' if goal else 'NOT met'} ({plan_t[sizes[-1]]:.2f} s)")
+    return Cost(median, cpu)
+
+
+def plan_steps(plan: Plan, hosts: list[str]) -> None:
+    """Where a plan's time goes on the device: the FRR driver's steps for one router alone, then for all
+    at once (the lab's routers share this host's cores, so their own work queues up)."""
+    eps, secrets = lab_endpoints(plan)
+    r = Renderer(plan, secrets)
+
+    def steps(h: str) -> dict[str, float]:
+        cfg, ep, t = r.render_node(plan.topology.nodes[h])[f"{h}.cfg"], eps[h], {}
+        t0 = time.perf_counter()
+        d = FRRDriver(ep.address, ep.username, "", timeout=60, optional_args={"port": ep.port, "key_file": ep.key_file})
+        d.open()
+        t["connect"], t0 = time.perf_counter() - t0, time.perf_counter()
+        d.load_replace_candidate(config=cfg)  # upload + vtysh -C
+        t["load (vtysh -C)"], t0 = time.perf_counter() - t0, time.perf_counter()
+        d.compare_config()  # frr-reload.py --test on the router
+        t["compare (frr-reload --test)"] = time.perf_counter() - t0
+        d.discard_config()
+        d.close()
+        return t
+
+    alone = steps(hosts[0])
+    with ThreadPoolExecutor(len(hosts)) as pool:
+        together = list(pool.map(steps, hosts))
+    print("  plan steps on the router, one alone / all " + str(len(hosts)) + " at once (mean): " + ", ".join(
+        f"{k} {v:.2f} / {sum(x[k] for x in together) / len(together):.2f} s" for k, v in alone.items()))
+
+
+def _ok(out: Outcome) -> None:
+    assert out.ok, out.stopped or {h: r["msg"] for h, r in out.results.items() if r["status"] == "failed"}
+
+
+def measure_apply(plan: Plan, work: Path, hosts: list[str], sizes: list[int], forks: int, batch: int
+                  ) -> tuple[Cost, Cost, Cost]:
+    """Apply from bare, verify, then a metric change on 1, 5, 15 configured routers, the last also from
+    the thread pool; returns the apply cost through ansible-runner and from the thread pool (a batch as
+    long as the lab's; controller CPU less ansible's share), and the verify cost."""
+    n = len(hosts)
+    ch = fresh(plan, work, "apply", forks=forks)
+    c0 = cpu_now()
+    t_apply, a = timed(ch.apply, hosts, batch=batch, canary=1)
+    apply_cpu = (cpu_now() - c0) / n
+    _ok(a)
+    batches = sum(len(b) for _, b in rollout(ch.waves(hosts), batch, 1))
+    print(f"  apply {n} from bare (canary 1, batch {batch}: {batches} batches, with pre-change backup and "
+          f"post-checks): {t_apply:.1f} s, {t_apply / n:.2f} s/device, {t_apply / batches:.1f} s/batch, "
+          f"controller CPU {apply_cpu:.2f} s/device (ansible-playbook included)")
+    t_v1, _ = timed(ch.verify, hosts[:1])
+    c0 = cpu_now()
+    t_verify, v = timed(ch.verify, hosts)
+    verify_cpu = (cpu_now() - c0) / n
+    print(f"  verify 1 alone: {t_v1:.1f} s; verify {n}: {t_verify:.1f} s ({v.count()['ok']} ok), controller CPU "
+          f"{verify_cpu:.3f} s/device")
+    one, other = variant(work, 700), variant(work, 710)
+    done = 0
+    for k in sizes:
+        vplan = other if k == sizes[-1] else one
+        cv = fresh(vplan, work, f"apply{k}", forks=forks)
+        chosen = hosts if k == sizes[-1] else hosts[done:done + k]
+        done += k
+        nb = sum(len(b) for _, b in rollout(cv.waves(chosen), max(batch, k), 1))
+        c0 = cpu_now()
+        t_k, ak = timed(cv.apply, chosen, batch=max(batch, k), canary=1)
+        c_k = (cpu_now() - c0) / k
+        _ok(ak)
+        print(f"  apply a metric change to {k:>2} configured router(s), canary 1, {nb} batch(es) (one or more "
+              f"per tier): {t_k:5.1f} s ({t_k / k:.2f} s/device, controller CPU {c_k:.2f} s/device)")
+    # the same change once more, committed from the thread pool instead of ansible-runner: ansible's share
+    cv = fresh(variant(work, 720), work, "apply-threads", forks=forks, engine="threads")
+    c0 = cpu_now()
+    t_thr, at = timed(cv.apply, hosts, batch=max(batch, n), canary=1)
+    c_thr = (cpu_now() - c0) / n
+    _ok(at)
+    print(f"  the same on {n} from the thread pool (no ansible-runner): {t_thr:5.1f} s, controller CPU "
+          f"{c_thr:.2f} s/device")
+    thr_cpu = max(c_thr, apply_cpu - (c_k - c_thr))  # the apply from bare less ansible's measured share
+    return Cost(t_apply / batches, apply_cpu), Cost(t_apply / batches, thr_cpu), Cost(t_v1, verify_cpu)
+
+
+def extrapolate(plan_c: Cost, apply_c: Cost, apply_thr: Cost, verify_c: Cost, big: int = 1900, forks: int = 50
+                ) -> None:
+    """Not a measurement: the lab's costs carried to a province (waves as in shaanxi, batches of 50).
+    Each device is taken to cost what one lab router costs alone (own CPU); this host's cores bound the
+    controller's share."""
+    cores = os.cpu_count() or 1
+    big_batches = sum(len(b) for _, b in rollout(
+        [("province", ["x"] * 2), ("city", ["x"] * 22), ("county", ["x"] * 107), ("rest", ["x"] * (big - 131))],
+        forks, 1))
+    e_plan, e_verify = plan_c.at(big, forks, cores), verify_c.at(big, forks, cores)
+    for how, c in (("through ansible-runner", apply_c), ("from the thread pool", apply_thr)):
+        e_apply = max(big_batches * c.alone, big * c.cpu / cores)
+        print(f"extrapolated to {big:,} routers (not measured; --forks {forks}, {cores} controller cores), "
+              f"commits {how}: plan ~{e_plan / 60:.1f} min; apply in {big_batches} batches of {forks} "
+              f"~{e_apply / 60:.1f} min (batches as long as the lab's: {big_batches * c.alone / 60:.1f} min; "
+              f"controller CPU: {big * c.cpu / cores / 60:.1f} min); verify ~{e_verify / 60:.1f} min; "
+              f"plan + apply + verify ~{(e_plan + e_apply + e_verify) / 60:.0f} min")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--forks", type=int, default=20)
@@ -65,69 +228,15 @@ def main() -> None:
     args = ap.parse_args()
     plan = build_plan("lab")
     hosts = list(plan.topology.nodes)
-    n = len(hosts)
-    sizes = [s for s in (1, 5, 15) if s <= n]
+    sizes = [s for s in (1, 5, 15) if s <= len(hosts)]
     work = Path(tempfile.mkdtemp(prefix="egov-change-bench-"))
     try:
         build.up(plan, bare=True)
-        print(f"lab: {n} routers (bare), forks {args.forks}")
-        threads = fresh(plan, work, "threads", forks=args.forks, engine="threads")
-        ansible = fresh(plan, work, "ansible", forks=args.forks, engine="ansible")
-        single = {h: timed(threads.plan_diff, [h])[0] for h in hosts}
-        slowest = max(single, key=lambda h: single[h])
-        print(f"  plan, one router alone: slowest {slowest} {single[slowest]:.2f} s, "
-              f"median {sorted(single.values())[n // 2]:.2f} s")
-        plan_t: dict[int, float] = {}
-        for k in sizes:
-            t_thr, p = timed(threads.plan_diff, hosts[:k])
-            t_ans, _ = timed(ansible.plan_diff, hosts[:k])
-            plan_t[k] = t_thr
-            share = max(0.0, t_ans - t_thr) / t_ans
-            print(f"  plan {k:>2} router(s): {t_thr:5.2f} s in the thread pool ({t_thr / k:.2f} s/device, "
-                  f"{p.count()['changed']} differ); through ansible-runner {t_ans:5.2f} s "
-                  f"(ansible-runner start-up and module cost: {share:.0%} of it)")
-        goal = plan_t[sizes[-1]] <= 2 * single[slowest]
-        print(f"  goal plan({sizes[-1]}) <= 2 x slowest single ({2 * single[slowest]:.2f} s): "
-              f"{'met' if goal else 'NOT met'}")
-
-        ch = fresh(plan, work, "apply", forks=args.forks)
-        t_apply, a = timed(ch.apply, hosts, batch=args.batch, canary=1)
-        assert a.ok, a.stopped or {h: r["msg"] for h, r in a.results.items() if r["status"] == "failed"}
-        batches = sum(len(b) for _, b in rollout(ch.waves(hosts), args.batch, 1))
-        print(f"  apply {n} from bare (canary 1, batch {args.batch}: {batches} batches, with pre-change backup and "
-              f"post-checks): {t_apply:.1f} s, {t_apply / n:.2f} s/device, {t_apply / batches:.1f} s/batch")
-        t_verify, v = timed(ch.verify, hosts)
-        print(f"  verify {n}: {t_verify:.1f} s ({v.count()['ok']} ok)")
-
-        one = variant(work, 700)
-        other = variant(work, 710)
-        apply_t: dict[int, float] = {}
-        done = 0
-        for k in sizes:
-            vplan = other if k == sizes[-1] else one
-            cv = fresh(vplan, work, f"apply{k}", forks=args.forks)
-            chosen = hosts if k == sizes[-1] else hosts[done:done + k]
-            done += k
-            t_k, ak = timed(cv.apply, chosen, batch=max(args.batch, k), canary=1)
-            assert ak.ok, ak.stopped or {h: r["msg"] for h, r in ak.results.items() if r["status"] == "failed"}
-            apply_t[k] = t_k
-            print(f"  apply a metric change to {k:>2} configured router(s), canary 1 then one batch: {t_k:5.1f} s")
-
-        # extrapolation, not a measurement
-        big = 1900
-        plan_rate = sizes[-1] / plan_t[sizes[-1]]
-        verify_rate = n / t_verify
-        per_batch = t_apply / batches
-        big_batches = sum(len(b) for _, b in rollout(
-            [("province", ["x"] * 2), ("city", ["x"] * 22), ("county", ["x"] * 107), ("rest", ["x"] * (big - 131))],
-            50, 1))
-        e_plan, e_verify = big / plan_rate, big / verify_rate
-        e_apply = big_batches * per_batch  # a batch of 50 over 50 forks costs about one lab batch
-        print(f"extrapolated to {big:,} routers (not measured): plan ~{e_plan / 60:.1f} min at "
-              f"{plan_rate:.1f} devices/s; apply in {big_batches} batches of 50 at the lab's {per_batch:.0f} s per "
-              f"batch ~{e_apply / 60:.1f} min with --forks 50; verify ~{e_verify / 60:.1f} min; plan + apply + verify "
-              f"~{(e_plan + e_apply + e_verify) / 60:.0f} min (assumes the lab's per-device cost holds and "
-              f"devices run on their own CPUs, not this host's)")
+        print(f"lab: {len(hosts)} routers (bare), forks {args.forks}")
+        plan_c = measure_plan(plan, work, hosts, sizes, args.forks)
+        plan_steps(plan, hosts)
+        apply_c, apply_thr, verify_c = measure_apply(plan, work, hosts, sizes, args.forks, args.batch)
+        extrapolate(plan_c, apply_c, apply_thr, verify_c)
     finally:
         build.down()
         shutil.rmtree(work, ignore_errors=True)

@@ -54,9 +54,12 @@ _NET_SNMP = r'^(\s*createUser\s+\S+\s+\S+\s+)("[^"]*"|\S+)(\s+\S+\s+)("[^"]*"|\S
 MASKS: dict[str, tuple[str, ...]] = {
     "frr": (_NET_SNMP, r"(\b(?:secret|password)\s+\d+\s+)(\S+)"),
     # [ \t], not \s: a match must not run onto the next line ("authentication-mode scheme\n protocol ...")
-    "huawei_vrp": (r"(\bcipher[ \t]+)(\S+)", r"(\bpassword[ \t]+(?:simple|cipher|hash|irreversible-cipher)[ \t]+)(\S+)"),
+    # (and only the key after "cipher": "ssh server cipher aes256_gcm ..." names algorithms)
+    "huawei_vrp": (r"(\b(?:authentication-mode|privacy-mode)[ \t]+\S+[ \t]+cipher[ \t]+)(\S+)",
+                   r"(\bpassword[ \t]+(?:simple|cipher|hash|irreversible-cipher)[ \t]+)(\S+)"),
     "h3c_comware": (r"(\bpassword[ \t]+(?:simple|cipher|hash|irreversible-cipher)[ \t]+)(\S+)",
-                    r"((?:authentication-mode|privacy-mode)[ \t]+\S+[ \t]+)(\S+)"),
+                    # not VRP8's "authentication-mode sha2-256 cipher KEY": its keyword stays, "cipher" masks KEY
+                    r"((?:authentication-mode|privacy-mode)[ \t]+\S+[ \t]+)(?!cipher\b|simple\b)(\S+)"),
     "cisco_iosxe": (r"(\b(?:secret|password)\s+\d+\s+)(\S+)", r"(\bscrypt\s+secret\s+)(\S+)",
                     r"(\b(?:auth|priv)\s+(?:sha(?:-2\s+256)?|aes\s+\d+)\s+)(\S+)"),
     "juniper_junos": (r'(\b(?:encrypted-password|authentication-password|privacy-password)\s+)("[^"]*"|\S+)',),

@@ -5,6 +5,7 @@ One bare lab for the module; tests run in file order and build on each other lik
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -468,3 +469,110 @@ def test_an_unknown_action_never_reaches_the_router(bare_lab, state_dir):
     # the known action on the same input does commit: the refusal above is the guard, not a broken target
     res = run_action("plan", t, candidate=config, pending_store=store)
     assert res["status"] == "changed" and "must-not-land" in res["diff"]
+
+
+# --- the controller killed mid-commit (with its ansible-playbook children): the router reverts alone --
+KILLED_APPLY = '''
+import sys
+from pathlib import Path
+from egov.change.backup import BackupStore
+from egov.change.journal import Journal
+from egov.change.runner import Change
+from egov.lab.access import lab_endpoints
+from egov.topology.validate import build_plan
+
+state, host = Path(sys.argv[1]), sys.argv[2]
+plan = build_plan("lab")
+eps, secrets = lab_endpoints(plan)
+ch = Change(plan, eps, secrets, journal=Journal(state / "journal.sqlite"), store=BackupStore(state / "backups"),
+            revert_in=12, verify_wait=120)
+real_render = ch.render
+
+def render(hosts):  # a shut interface: the post-check keeps waiting for its adjacency
+    d = real_render(hosts)
+    cfg = d / f"{host}.cfg"
+    cfg.write_text(cfg.read_text().replace(" isis network point-to-point\\n",
+                                           " isis network point-to-point\\n shutdown\\n", 1))
+    return d
+
+ch.render = render
+ch.apply([host], batch=1, canary=1)
+'''
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (ansible-runner starts ansible-playbook in a session of its own)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            if c not in out:
+                out.add(c)
+                todo.append(c)
+    return out
+
+
+def _live(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper is dead)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_killed_controller_leaves_the_router_to_revert_on_its_own(bare_lab, state_dir):
+    host = "sn-bj-wb-t001"
+    journal = Journal(state_dir / "journal.sqlite")
+    before = _running(bare_lab, host)
+    saved = Path(f"/etc/frr/{host}/frr.conf").read_text()
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_APPLY, str(state_dir), host],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        # committed (the pending record comes before the reload) and running: waiting for its post-check
+        while journal.pending(host) is None or " shutdown" not in _running(bare_lab, host):
+            if proc.poll() is not None:
+                raise AssertionError(f"the apply ended before its commit: {proc.stdout.read()[-2000:]}")
+            assert time.monotonic() < deadline, "no pending commit within 120 s"
+            time.sleep(0.2)
+        tree = _descendants(proc.pid)
+        assert any("ansible-playbook" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")
+                   for p in tree if Path(f"/proc/{p}/cmdline").exists())
+        for p in [proc.pid, *tree]:  # the controller and everything it started, at once
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 5
+        while [p for p in tree if _live(p)] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in tree if _live(p)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    conf = Path(f"/etc/frr/{host}/frr.conf")
+    deadline = time.monotonic() + 30
+    while (_running(bare_lab, host), conf.read_text()) != (before, saved) and time.monotonic() < deadline:
+        time.sleep(0.5)  # the timer reloads first (FRR writes its own file), then installs the saved one
+    assert _running(bare_lab, host) == before  # the router's own timer: byte for byte
+    assert conf.read_text() == saved
+    from napalm_frr.pending import PendingStore
+
+    store = PendingStore(journal.pending_path)
+    assert store.pending(host).expired  # the controller never closed it; the next driver session does
+    rs = bare_lab.routers[host]
+    from napalm import get_network_driver
+
+    d = get_network_driver("frr")("127.0.0.1", "netops-sh", "", timeout=30, optional_args={
+        "port": rs.ssh_port, "key_file": str(bare_lab.ssh_key), "pending_store": str(journal.pending_path)})
+    d.open()
+    try:
+        assert not d.has_pending_commit()
+    finally:
+        d.close()
+    assert store.history(host)[-1][1] == "reverted" and journal.pending(host) is None

@@ -119,6 +119,10 @@ class DrillResult:
                 "cleared": self.cleared, "within_target": self.within_target, "problem": self.problem}
 
 
+#: a poll-detected fault is judged once the whole cycle is in: the other routers' answers and the
+#: fault engine's pass take up to about this long after the slowest poll
+CYCLE_SLACK = 1.0
+
 #: (kind, target, action) -> when the fault took effect (epoch seconds)
 Inject = Callable[[str, str, str], float]
 #: (runbook id, target, fault id) -> the steps as recorded
@@ -142,7 +146,7 @@ def run_drill(script: DrillScript, *, profile: str, store: Any, inject: Inject, 
     results: list[DrillResult] = []
     for n, f in enumerate(script.faults, 1):
         kind, book = EXPECT[f.kind]
-        within = f.detect_within or interval + poll_budget
+        within = f.detect_within or interval + poll_budget + CYCLE_SLACK
         action = {"link-cut": "cut"}.get(f.kind, "down")
         say(f"[{n}/{len(script.faults)}] inject {f.kind} {f.target}")
         at = inject(f.kind, f.target, action)

@@ -62,8 +62,9 @@ def test_the_drill_report_matches_the_faults_injected(demo):
     full = json.loads((out / "drill.json").read_text())
     # within one poll interval (plus what that poll may take: its SNMP timeout and retry), or 2 s by trap
     assert full["interval_s"] == 5.0 and full["poll_budget_s"] <= 2.0
-    for f, planned in zip(faults, script.faults):
-        limit = planned.detect_within or full["interval_s"] + full["poll_budget_s"]
+    for f, planned, judged in zip(faults, script.faults, full["faults"]):
+        limit = planned.detect_within or full["interval_s"] + full["poll_budget_s"] + 1.0
+        assert judged["detect_within_s"] == limit
         assert f["detection_s"] is not None and f["detection_s"] <= limit, f
         assert f["cleared"] and f["within_target"] and f["runbook"], f
     by = {f["kind"]: f["detected_by"] for f in faults}

@@ -202,3 +202,45 @@ def ping_result(text: str, count: int) -> dict[str, Any]:
     mn, avg, mx = (float(x) for x in rtt.groups()) if rtt else (0.0, 0.0, 0.0)
     return {"success": {"probes_sent": int(sent.group(1)), "packet_loss": int(sent.group(1)) - int(got.group(1)),
                         "rtt_min": mn, "rtt_max": mx, "rtt_avg": avg, "rtt_stddev": 0.0, "results": []}}
+
+
+def journal_path(optional_args: dict[str, Any]) -> str | None:
+    """``journal``, else beside the application's pending-commit store (``pending_store``), else the default."""
+    if optional_args.get("journal"):
+        return str(optional_args["journal"])
+    if optional_args.get("pending_store"):
+        return str(Path(optional_args["pending_store"]).with_name("vrp-comware-pending.json"))
+    return None
+
+
+class DisplayGetters:
+    """The getters VRP8 and Comware 7 share: the same ``display`` commands, each parsed by the driver's
+    own ``parse`` module (``_parse``), in the shape napalm_frr gives, so one validation document
+    (egov.change.expect) fits every driver."""
+
+    _parse: Any  # the driver package's parse module (isis_peers, bfd_sessions)
+    _bfd_command = "display bfd session"
+
+    def _show(self, command: str) -> str:
+        raise NotImplementedError
+
+    def _cmd(self, line: str, answers: dict[str, str] | None = None) -> str:
+        raise NotImplementedError
+
+    def get_isis_neighbors(self) -> dict[str, dict[str, Any]]:
+        """{interface: {"neighbor": system id (the hostname with ``is-name``), "level", "state", "holdtime"}}."""
+        return {long_if(p["interface"]): {"neighbor": p["system_id"], "level": p["type"], "state": p["state"],
+                                         "holdtime": p.get("hold_time", "")}
+                for p in self._parse.isis_peers(self._show("display isis peer"))}
+
+    def get_bfd_peers(self) -> list[dict[str, Any]]:
+        """[{"peer", "local", "interface" (config name), "status": "up"|"down"}]."""
+        return [{"peer": s["peer"], "local": s.get("local", ""), "interface": long_if(s["interface"]),
+                 "status": s["state"].lower()} for s in self._parse.bfd_sessions(self._show(self._bfd_command))]
+
+    def ping(self, destination: str, source: str = "", ttl: int = 255, timeout: int = 2, size: int = 100,
+             count: int = 5, vrf: str = "", source_interface: str = "") -> Any:
+        """``ping [ipv6] -a SOURCE -c COUNT -t MS -s SIZE DEST`` in the global table (the loopbacks')."""
+        if vrf:
+            return {"error": "vrf is not supported by this driver"}
+        return ping_result(self._cmd(ping_command(destination, source, count, timeout, size)), count)

@@ -25,14 +25,17 @@ from napalm.base.exceptions import (
 )
 
 from napalm_huawei_vrp8 import parse
-from napalm_huawei_vrp8.cli import prompt, long_if, ping_command, ping_result, clean, VRP_ERROR, CliError, Journal, config_lines, first_error, label_for, send
+from napalm_huawei_vrp8.cli import prompt, long_if, clean, VRP_ERROR, CliError, Journal, config_lines, first_error, label_for, send, DisplayGetters, journal_path
 
 CAND_FILE = "egov-candidate.cfg"
 YES = {r"Continue\? \[Y/N\]:": "y"}
 
 
-class VRP8Driver(NetworkDriver):
+class VRP8Driver(DisplayGetters, NetworkDriver):
     """NAPALM driver for VRP8 routers in two-stage (``[~HOST]``) mode."""
+
+    _parse = parse
+    _bfd_command = "display bfd session all"
 
     platform = "huawei_vrp"
     netmiko_type = "huawei_vrpv8"
@@ -44,7 +47,7 @@ class VRP8Driver(NetworkDriver):
         self.optional_args = optional_args or {}
         self.port = int(self.optional_args.get("port", 22))
         self.conn: Any = None
-        self.journal = Journal(_journal_path(self.optional_args), f"{hostname}:{self.port}")
+        self.journal = Journal(journal_path(self.optional_args), f"{hostname}:{self.port}")
         self._candidate: Optional[str] = None
         self._replace = False
         self._loaded = False   # the candidate is on the device, in this session
@@ -284,32 +287,3 @@ class VRP8Driver(NetworkDriver):
 
     def get_interfaces_ip(self) -> dict[str, models.InterfacesIPDict]:
         return parse.config_addresses(self.get_config()["running"])  # type: ignore[return-value]
-
-    def get_isis_neighbors(self) -> dict[str, dict[str, Any]]:
-        """{interface: {"neighbor": system id (the hostname with ``is-name``), "level", "state", "holdtime"}},
-        the shape napalm_frr gives, so one validation document (egov.change.expect) fits every driver."""
-        return {long_if(p["interface"]): {"neighbor": p["system_id"], "level": p["type"], "state": p["state"],
-                                         "holdtime": p.get("hold_time", "")}
-                for p in parse.isis_peers(self._show("display isis peer"))}
-
-    def get_bfd_peers(self) -> list[dict[str, Any]]:
-        """[{"peer", "local", "interface" (config name), "status": "up"|"down"}], as napalm_frr gives them."""
-        return [{"peer": s["peer"], "local": s.get("local", ""), "interface": long_if(s["interface"]),
-                 "status": s["state"].lower()} for s in parse.bfd_sessions(self._show("display bfd session all"))]
-
-    def ping(self, destination: str, source: str = "", ttl: int = 255, timeout: int = 2, size: int = 100,
-             count: int = 5, vrf: str = "", source_interface: str = "") -> models.PingResultDict:
-        """``ping [ipv6] -a SOURCE -c COUNT -t MS -s SIZE DEST`` in the global table (the loopbacks')."""
-        if vrf:
-            return {"error": "vrf is not supported by this driver"}  # type: ignore[typeddict-item]
-        out = self._cmd(ping_command(destination, source, count, timeout, size))
-        return ping_result(out, count)  # type: ignore[return-value]
-
-
-def _journal_path(optional_args: dict[str, Any]) -> str | None:
-    """``journal``, else beside the application's pending-commit store (``pending_store``), else the default."""
-    if optional_args.get("journal"):
-        return str(optional_args["journal"])
-    if optional_args.get("pending_store"):
-        return str(Path(optional_args["pending_store"]).with_name("vrp-comware-pending.json"))
-    return None

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from egov.atomic import write_atomic
-from egov.cloud.config import Layout
+from egov.cloud.config import Layout, Region
 from egov.errors import EgovError, Problem
 from egov.plan.load import display_path
 
@@ -84,25 +84,51 @@ def allocate(layout: Layout, wants: list[Want], old: dict[str, Any],
     regions = {r.name: r for r in layout.regions}
     lengths = {4: layout.tenancy_prefix.ipv4, 6: layout.tenancy_prefix.ipv6}
     locked = old.get("tenancies", {})
-    # one list for the whole stack: a prefix pinned (or locked) anywhere is never handed out again,
-    # even when it was pinned outside its own region's pools (the addressing policy reports that)
+    taken = _uplinks(layout)
+    # pinned first, then what the lock still holds, then fresh allocations: an entry is never
+    # displaced by one that comes later in the file
+    out = _pinned(wants, taken)
+    pending = _keep_locked(wants, regions, lengths, locked, out, taken)
+    added, short = _allocate_fresh(pending, regions, lengths, out, taken)
+    problems = _shortages(layout, lengths, short, where)
+    new_lock = {w.tenancy: {k: str(v) for k, v in sorted(out[w.tenancy].items())}
+                for w in wants if len(out[w.tenancy]) == 2}
+    released = len(set(locked) - set(new_lock))
+    changed_entries = sum(1 for k, v in new_lock.items() if locked.get(k) != v)
+    return Allocation(prefixes=out, lock={"tenancies": new_lock}, added=max(added, changed_entries),
+                      released=released, problems=problems)
+
+
+def _uplinks(layout: Layout) -> list[IPNet]:
+    """The regions' uplink prefixes: the start of the one taken list of the whole stack.
+
+    One list for every region: a prefix pinned (or locked) anywhere is never handed out again, even
+    when it was pinned outside its own region's pools (the addressing policy reports that)."""
     claimed: list[IPNet] = []
     for r in layout.regions:
         claimed += [ipaddress.ip_network(str(n)) for n in ((r.uplink.ipv4, r.uplink.ipv6) if r.uplink else ())]
-    taken = {r.name: claimed for r in layout.regions}
+    return claimed
+
+
+def _pinned(wants: list[Want], taken: list[IPNet]) -> dict[str, dict[str, IPNet]]:
+    """The prefixes the stack file pins, by tenancy; they go first, so nothing else can take them."""
     out: dict[str, dict[str, IPNet]] = {}
-    pending: list[tuple[Want, int]] = []
-    new_lock: dict[str, Any] = {}
-    # pinned first, then what the lock still holds, then fresh allocations: an entry is never
-    # displaced by one that comes later in the file
     for w in wants:
         out[w.tenancy] = {}
         for fam in (4, 6):
             pinned = w.ipv4 if fam == 4 else w.ipv6
             if pinned is not None:
                 out[w.tenancy][f"ipv{fam}"] = pinned
-                taken[w.region].append(pinned)
-    added = 0
+                taken.append(pinned)
+    return out
+
+
+def _keep_locked(wants: list[Want], regions: dict[str, Region], lengths: dict[int, int],
+                 locked: dict[str, Any], out: dict[str, dict[str, IPNet]],
+                 taken: list[IPNet]) -> list[tuple[Want, int]]:
+    """Keep each locked prefix that still fits (length, region pools, no clash) so edits never move
+    one; return the (tenancy, family) pairs that still need a fresh prefix."""
+    pending: list[tuple[Want, int]] = []
     for w in wants:
         pools = regions[w.region].pools
         for fam in (4, 6):
@@ -113,35 +139,44 @@ def allocate(layout: Layout, wants: list[Want], old: dict[str, Any],
             net = ipaddress.ip_network(text) if text else None
             if (net is not None and net.prefixlen == lengths[fam]
                     and any(net.subnet_of(p) for p in getattr(pools, key))  # type: ignore[arg-type]
-                    and not any(net.overlaps(t) for t in taken[w.region])):  # type: ignore[arg-type]
+                    and not any(net.overlaps(t) for t in taken)):  # type: ignore[arg-type]
                 out[w.tenancy][key] = net
-                taken[w.region].append(net)
+                taken.append(net)
             else:
                 pending.append((w, fam))
-    problems: list[Problem] = []
+    return pending
+
+
+def _allocate_fresh(pending: list[tuple[Want, int]], regions: dict[str, Region], lengths: dict[int, int],
+                    out: dict[str, dict[str, IPNet]],
+                    taken: list[IPNet]) -> tuple[int, dict[tuple[str, int], list[str]]]:
+    """Hand out the lowest free prefix to each pending pair, in file order; return how many were
+    added and, per (region, family), the tenancies its pools had no room for."""
+    added = 0
     short: dict[tuple[str, int], list[str]] = {}
     for w, fam in pending:
         key = f"ipv{fam}"
-        net = _first_free(getattr(regions[w.region].pools, key), lengths[fam], taken[w.region])
+        net = _first_free(getattr(regions[w.region].pools, key), lengths[fam], taken)
         if net is None:
             short.setdefault((w.region, fam), []).append(w.tenancy)
             continue
         out[w.tenancy][key] = net
-        taken[w.region].append(net)
+        taken.append(net)
         added += 1
+    return added, short
+
+
+def _shortages(layout: Layout, lengths: dict[int, int], short: dict[tuple[str, int], list[str]],
+               where: Callable[[str], str]) -> list[Problem]:
+    """One problem per exhausted pool, naming the region's pool field so the fix is one edit."""
+    problems: list[Problem] = []
     for (region, fam), names in short.items():
         index = next(i for i, r in enumerate(layout.regions) if r.name == region)
         path = f"egov:regions[{index}].pools.ipv{fam}"
         problems.append(Problem(where(path), path, f"no free /{lengths[fam]} left for {len(names)} "
                                 f"tenanc{'y' if len(names) == 1 else 'ies'} (first: {names[0]})",
                                 f"add a prefix to the pool of region {region}"))
-    for w in wants:
-        if len(out[w.tenancy]) == 2:
-            new_lock[w.tenancy] = {k: str(v) for k, v in sorted(out[w.tenancy].items())}
-    released = len(set(locked) - set(new_lock))
-    changed_entries = sum(1 for k, v in new_lock.items() if locked.get(k) != v)
-    return Allocation(prefixes=out, lock={"tenancies": new_lock}, added=max(added, changed_entries),
-                      released=released, problems=problems)
+    return problems
 
 
 def _first_free(pools: list[IPNet], prefixlen: int, taken: list[IPNet]) -> IPNet | None:

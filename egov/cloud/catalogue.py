@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from egov.errors import EgovError, Problem
 from egov.plan.load import display_path
@@ -54,24 +56,43 @@ class Catalogue:
 def read_catalogue(path: Path, departments: set[str]) -> Catalogue:
     """Parse and check every row; raise EgovError with one line per bad row (or cycle)."""
     shown = display_path(path)
+    reader = csv.reader(_read_text(path, shown).splitlines(keepends=True))
+    header = _read_header(reader, shown)
+    systems, first_row, problems = _read_rows(reader, header, shown, departments)
+    problems += _unknown_dependencies(systems, first_row, shown)
+    if not problems:
+        problems += [Problem(f"{shown}:{row}", "depends_on", f"dependency cycle {' -> '.join(cycle)}",
+                             "break the cycle: a system cannot move before what it depends on")
+                     for row, cycle in _cycles(systems)]
+    if problems:
+        raise EgovError(problems)
+    return Catalogue(path=path, shown=shown, systems=systems)
+
+
+def _read_text(path: Path, shown: str) -> str:
+    """The file's text, refusing what is too big or not UTF-8 with one line that says what to do."""
     try:
         if path.stat().st_size > MAX_BYTES:
             raise EgovError.one(shown, "", f"catalogue is over {MAX_BYTES // 1024 // 1024} MiB", "split it")
-        text = path.read_text(encoding="utf-8-sig")
+        return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise EgovError.one(shown, "", "catalogue file not found",
                             "give --catalogue FILE or set egov:catalogue in the stack file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise EgovError.one(shown, "", f"cannot read catalogue ({exc.__class__.__name__})",
                             "save it as UTF-8 CSV") from None
-    problems: list[Problem] = []
-    reader = csv.reader(text.splitlines(keepends=True))
+
+
+def _read_header(reader: Iterator[list[str]], shown: str) -> list[str]:
+    """The header row, checked against COLUMNS: every header problem at once, before any row is read
+    (a wrong header would make every row wrong)."""
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         raise EgovError.one(f"{shown}:1", "header", "empty catalogue", f"start with the header {','.join(COLUMNS)}") from None
     except csv.Error as exc:
         raise EgovError.one(f"{shown}:1", "header", f"malformed CSV ({exc})", "fix the header line") from None
+    problems: list[Problem] = []
     missing = [c for c in COLUMNS if c not in header]
     extra = [c for c in header if c not in COLUMNS]
     for c in missing:
@@ -84,9 +105,17 @@ def read_catalogue(path: Path, departments: set[str]) -> Catalogue:
         problems.append(Problem(f"{shown}:1", c, "column appears twice", "keep one"))
     if problems:
         raise EgovError(problems)
+    return header
+
+
+def _read_rows(reader: Any, header: list[str], shown: str,
+               departments: set[str]) -> tuple[list[System], dict[str, int], list[Problem]]:
+    """Every data row of a csv.reader -> (systems, the row of each system id, one problem per bad
+    row): blank rows are skipped, a malformed CSV line ends the read (nothing after it can be trusted)."""
     index = {c: header.index(c) for c in COLUMNS}
     systems: list[System] = []
     first_row: dict[str, int] = {}
+    problems: list[Problem] = []
     while True:
         row_no = reader.line_num + 1
         try:
@@ -114,19 +143,19 @@ def read_catalogue(path: Path, departments: set[str]) -> Catalogue:
             continue
         first_row[sys_.id] = row_no
         systems.append(sys_)
+    return systems, first_row, problems
+
+
+def _unknown_dependencies(systems: list[System], first_row: dict[str, int], shown: str) -> list[Problem]:
+    """One problem per system that depends on a system with no row: waves could never place it."""
     known = {s.id for s in systems}
+    problems: list[Problem] = []
     for s in systems:
         unknown = [d for d in s.depends_on if d not in known and d not in first_row]
         if unknown:
             problems.append(Problem(f"{shown}:{s.row}", "depends_on", f"{s.id} depends on unknown system "
                                     f"{', '.join(unknown)}", "list systems that have a row in this catalogue"))
-    if not problems:
-        problems += [Problem(f"{shown}:{row}", "depends_on", f"dependency cycle {' -> '.join(cycle)}",
-                             "break the cycle: a system cannot move before what it depends on")
-                     for row, cycle in _cycles(systems)]
-    if problems:
-        raise EgovError(problems)
-    return Catalogue(path=path, shown=shown, systems=systems)
+    return problems
 
 
 def _row(cells: list[str], index: dict[str, int], row: int, shown: str,

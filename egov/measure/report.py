@@ -187,15 +187,19 @@ def _table(head: list[str], rows: list[list[str]], numeric: set[int] | None = No
 
 def to_html(report: dict[str, Any]) -> str:
     """The report as one offline HTML page."""
-    av = report["availability"]
+    s = [*_html_head(report), *_indicators_section(report), *_availability_section(report),
+         *_fault_handling_section(report), *_bandwidth_section(report), *_queries_section(report),
+         "</body></html>\n"]
+    return "\n".join(s)
+
+
+def _html_head(report: dict[str, Any]) -> list[str]:
+    """Head (with the CSP that forbids every network load), title with the overall verdict, period line."""
     tg = report["targets"]
     per = report["period"]
-    fh = report["fault_handling"]
-    bw = report["bandwidth"]
-    uptime_target = tg["platform_uptime"]["target"]
     overall = report["pass"]
     badge = ("pass", "PASS") if overall is True else ("fail", "FAIL") if overall is False else ("none", "NOT JUDGED")
-    s: list[str] = [
+    return [
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
         ("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
         "img-src data:\">"),
@@ -204,17 +208,28 @@ def to_html(report: dict[str, Any]) -> str:
         f'<span class="badge {badge[0]}">{badge[1]}</span></h1>'),
         (f'<p class="meta">{_e(per["start"])} to {_e(per["end"])} (measured until {_e(per["measured_until"])}); '
         f'targets of {tg["year"]}; source: {_e(report["source"])}; generated {_e(report["generated"])}</p>'),
-        "<h2>Plan indicators</h2>",
     ]
+
+
+def _indicators_section(report: dict[str, Any]) -> list[str]:
+    """The plan's indicators against their targets, then the report's notes: the page's verdict first."""
+    tg = report["targets"]
     rows = []
     for ind in sla.INDICATORS:
         t = tg[ind]
         rows.append([_e(ind), _e(t["measured_by"]), _pct(t["measured"]),
                      "-" if t["target"] is None else f"{_pct(t['target'], 1)} ({t['target_year']})", _verdict(t["pass"])])
-    s.append(_table(["indicator", "measured by", "measured", "target (year)", "result"], rows, {2, 3}))
+    s = ["<h2>Plan indicators</h2>",
+         _table(["indicator", "measured by", "measured", "target (year)", "result"], rows, {2, 3})]
     for n in report.get("notes", []):
         s.append(f'<p class="meta">{_e(n)}</p>')
-    s.append("<h2>Availability</h2>")
+    return s
+
+
+def _availability_section(report: dict[str, Any]) -> list[str]:
+    """The availability chart against the uptime target, then services, tiers, cities, and the routers
+    and links that had outages (worst first; the ones without stay counted, not listed)."""
+    av = report["availability"]
     items: list[tuple[str, float | None]] = []
     if av.get("cloud"):
         items.append(("cloud platform", av["cloud"]["availability"]))
@@ -224,8 +239,9 @@ def to_html(report: dict[str, Any]) -> str:
     items += [(f"tier {k}", v["availability"]) for k, v in av["tiers"].items()]
     items += [(f"city {k}", v["availability"]) for k, v in av["cities"].items()]
     plotted = [(k, v) for k, v in items if v is not None]
-    s.append(availability_chart(plotted, uptime_target, "Availability (services, tiers, cities) against the "
-                                "platform uptime target"))
+    s = ["<h2>Availability</h2>",
+         availability_chart(plotted, report["targets"]["platform_uptime"]["target"],
+                            "Availability (services, tiers, cities) against the platform uptime target")]
     s.append(_table(["what", "availability", "outage", "outages"], [
         [_e(k), _pct(v["availability"]), _hours(v.get("outage_s") or 0), _n(v.get("outages"))]
         for k, v in ([("cloud platform", av["cloud"])] if av.get("cloud") else [])
@@ -247,11 +263,19 @@ def to_html(report: dict[str, Any]) -> str:
         s.append(_table(["link", "availability", "outage", "outages"],
                         [[_e(k), _pct(v["availability"]), _hours(v["outage_s"]), _n(v["outages"])]
                          for k, v in sorted(out_links, key=lambda kv: kv[1]["availability"] or 0)], {1, 2, 3}))
-    s.append("<h2>Fault handling</h2>")
-    s.append(f"<p>Rate {_pct(report['fault_handling_rate'], 2)}: {_n(fh.get('met'))} cleared within "
-             f"{_hours(fh['target_s'])}, {_n(fh.get('missed'))} missed, {_n(fh.get('pending'))} still open within "
-             f"target; {_n(fh.get('planned'))} planned and {_n(fh.get('management'))} management faults not "
-             "counted.</p>")
+    return s
+
+
+def _fault_handling_section(report: dict[str, Any]) -> list[str]:
+    """The fault handling rate, the duration chart (not from Prometheus: it has no per-fault durations)
+    and one row per fault."""
+    fh = report["fault_handling"]
+    per = report["period"]
+    s = ["<h2>Fault handling</h2>",
+         f"<p>Rate {_pct(report['fault_handling_rate'], 2)}: {_n(fh.get('met'))} cleared within "
+         f"{_hours(fh['target_s'])}, {_n(fh.get('missed'))} missed, {_n(fh.get('pending'))} still open within "
+         f"target; {_n(fh.get('planned'))} planned and {_n(fh.get('management'))} management faults not "
+         "counted.</p>"]
     start = dt.datetime.fromisoformat(per["start"]).timestamp()
     end = dt.datetime.fromisoformat(per["end"]).timestamp()
     if report["source"].startswith("prometheus"):
@@ -264,18 +288,28 @@ def to_html(report: dict[str, Any]) -> str:
                         [[str(r["id"]), _e(r["kind"]), _e(r["target"]), _e(r["start"]), _e(r["cleared"] or "open"),
                           _hours(r["duration_s"]), (f'<span class="{"pass" if r["outcome"] == "met" else "fail"}">'
                           f'{_e(r["outcome"])}</span>')] for r in fh["faults"]], {0, 5}))
-    s.append("<h2>Bandwidth support</h2>")
-    s.append(f"<p>Rate {_pct(report['bandwidth_support_rate'], 2)}: of {bw.get('sites', 0)} sites, "
-             f"{bw.get('pass', 0)} pass, {bw.get('fail', 0)} fail, {bw.get('no_data', 0)} have no data "
-             f"(threshold: 95th percentile under {_pct(bw.get('threshold'), 0)} of the uplink's speed).</p>")
+    return s
+
+
+def _bandwidth_section(report: dict[str, Any]) -> list[str]:
+    """The bandwidth support rate and, per site, its worst uplink's 95th percentile."""
+    bw = report["bandwidth"]
+    s = ["<h2>Bandwidth support</h2>",
+         f"<p>Rate {_pct(report['bandwidth_support_rate'], 2)}: of {bw.get('sites', 0)} sites, "
+         f"{bw.get('pass', 0)} pass, {bw.get('fail', 0)} fail, {bw.get('no_data', 0)} have no data "
+         f"(threshold: 95th percentile under {_pct(bw.get('threshold'), 0)} of the uplink's speed).</p>"]
     if bw.get("by_site"):
         s.append(_table(["site", "tier", "city", "worst uplink p95", "result", "uplinks"],
                         [[_e(k), _e(v["tier"]), _e(v["city"]), _pct(v["worst_p95"], 1),
                           _verdict({"pass": True, "fail": False}.get(v["status"])),
                           _e(", ".join(f"{u['interface']} {_pct(u['p95'], 1)}" for u in v["uplinks"]))]
                          for k, v in bw["by_site"].items()], {3}))
-    if report.get("queries"):
-        s.append("<h2>Prometheus queries</h2>")
-        s.append(_table(["figure", "query"], [[_e(k), f"<code>{_e(v)}</code>"] for k, v in report["queries"].items()]))
-    s.append("</body></html>\n")
-    return "\n".join(s)
+    return s
+
+
+def _queries_section(report: dict[str, Any]) -> list[str]:
+    """The PromQL behind each figure when they came from Prometheus, so a reader can check them."""
+    if not report.get("queries"):
+        return []
+    return ["<h2>Prometheus queries</h2>",
+            _table(["figure", "query"], [[_e(k), f"<code>{_e(v)}</code>"] for k, v in report["queries"].items()])]

@@ -98,40 +98,80 @@ def _num(v: float) -> float | None:
     return None if math.isnan(v) or math.isinf(v) else v
 
 
+_Answer = list[tuple[dict[str, str], float]]
+
+
+class _Asker:
+    """Instant queries at the end of the measured part of the period, each recorded by figure name for
+    the report's ``queries`` section (the first query of a name is the one shown)."""
+
+    def __init__(self, prom: Prom, until: float):
+        self.prom = prom
+        self.until = until
+        self.queries: dict[str, str] = {}
+
+    def __call__(self, name: str, q: str) -> _Answer:
+        self.queries.setdefault(name, q)
+        return self.prom.query(q, self.until)
+
+
 def figures(prom: Prom, net: Network, start: float, until: float, target_s: float,
             scrape_s: float = 60.0) -> tuple[dict[str, Any], dict[str, Any], PromUtil, dict[str, str], list[str]]:
     """(availability, fault handling, utilisation source, queries used, notes) for [start, until)."""
     rng = f"{max(1, round(until - start))}s"
     seconds = until - start
-    queries: dict[str, str] = {}
-    notes: list[str] = []
+    ask = _Asker(prom, until)
+    availability, notes = _availability(ask, net, rng, seconds)
+    handling, handling_notes = _fault_handling(ask, rng, target_s)
+    util = _utilisation(ask, net, rng, seconds, scrape_s)
+    return availability, handling, util, ask.queries, notes + handling_notes
 
-    def ask(name: str, q: str) -> list[tuple[dict[str, str], float]]:
-        queries.setdefault(name, q)
-        return prom.query(q, until)
 
-    def entry(a: float | None) -> dict[str, Any]:
-        if a is None:
-            return {"availability": None, "outage_s": None, "outages": None}
-        return {"availability": a, "outage_s": round((1 - a) * seconds, 3), "outages": None}
+def _entry(a: float | None, seconds: float) -> dict[str, Any]:
+    """One availability figure as the local store reports it; Prometheus cannot count outages."""
+    if a is None:
+        return {"availability": None, "outage_s": None, "outages": None}
+    return {"availability": a, "outage_s": round((1 - a) * seconds, 3), "outages": None}
 
+
+def _mean(v: list[float]) -> float | None:
+    return sum(v) / len(v) if v else None
+
+
+def _availability(ask: _Asker, net: Network, rng: str, seconds: float) -> tuple[dict[str, Any], list[str]]:
+    """Services, cloud, routers and links from their up gauges; tiers, cities and network as means of
+    their routers. Returns the availability section and its notes."""
     svc = {m.get("service", ""): _num(v) for m, v in
            ask("services", f"avg by (service) (avg_over_time(egov_service_up[{rng}]))")}
-    services = {s: {**entry(svc.get(s)), "router": r, "cloud": c} for s, (r, c) in sorted(net.services.items())}
+    services = {s: {**_entry(svc.get(s), seconds), "router": r, "cloud": c}
+                for s, (r, c) in sorted(net.services.items())}
     cloud_names = sorted(s for s, (_r, c) in net.services.items() if c)
     cloud = None
     if cloud_names:
         res = ask("cloud", f'avg_over_time((min(egov_service_up{{service=~"{_alt(cloud_names)}"}}))[{rng}:1m])')
-        cloud = {**entry(_num(res[0][1]) if res else None), "services": cloud_names}
+        cloud = {**_entry(_num(res[0][1]) if res else None, seconds), "services": cloud_names}
     rtr = {m.get("router", ""): _num(v) for m, v in
            ask("routers", f"avg by (router) (avg_over_time(egov_router_up[{rng}]))")}
-    routers = {r: {**entry(rtr.get(r)), "tier": t, "city": c} for r, (t, c) in sorted(net.routers.items())}
+    routers = {r: {**_entry(rtr.get(r), seconds), "tier": t, "city": c} for r, (t, c) in sorted(net.routers.items())}
+    links = _links(ask, net, rng, seconds)
+    groups, notes = _router_means(routers)
+    return {"services": services, "routers": routers, "links": links, **groups, "cloud": cloud}, notes
+
+
+def _links(ask: _Asker, net: Network, rng: str, seconds: float) -> dict[str, dict[str, Any]]:
+    """Each link's availability: the lower of its two ends (a cut is seen at both ends at once)."""
     ends: dict[tuple[str, str], float | None] = {(m.get("router", ""), m.get("interface", "")): _num(v) for m, v in ask(
         "links", f'avg by (router, interface) (avg_over_time(egov_interface_up{{link!=""}}[{rng}]))')}
     links = {}
     for key, l in sorted(net.links.items()):
         vals = [v for v in (ends.get((l.a, l.a_if)), ends.get((l.b, l.b_if))) if v is not None]
-        links[key] = entry(min(vals) if vals else None)
+        links[key] = _entry(min(vals) if vals else None, seconds)
+    return links
+
+
+def _router_means(routers: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+    """Tier, city and network availability as the mean of their routers' figures, leaving out routers
+    with no samples (and saying so in a note)."""
     tiers: dict[str, list[float]] = {}
     cities: dict[str, list[float]] = {}
     for e in routers.values():
@@ -141,19 +181,22 @@ def figures(prom: Prom, net: Network, start: float, until: float, target_s: floa
             tiers[e["tier"]].append(e["availability"])
             cities[e["city"]].append(e["availability"])
     known = [e["availability"] for e in routers.values() if e["availability"] is not None]
+    notes = []
     silent = len(routers) - len(known)
     if silent:
         notes.append(f"{silent} router(s) have no egov_router_up samples in the period and are left out of the "
                      "tier, city and network means")
-    mean = lambda v: sum(v) / len(v) if v else None
-    availability = {
-        "services": services, "routers": routers, "links": links,
-        "tiers": {t: {"availability": mean(v), "routers": len(v)} for t, v in tiers.items()},
-        "cities": {c: {"availability": mean(v), "routers": len(v)} for c, v in sorted(cities.items())},
-        "network": {"availability": mean(known), "routers": len(known)} if known else None,
-        "cloud": cloud,
+    groups = {
+        "tiers": {t: {"availability": _mean(v), "routers": len(v)} for t, v in tiers.items()},
+        "cities": {c: {"availability": _mean(v), "routers": len(v)} for c, v in sorted(cities.items())},
+        "network": {"availability": _mean(known), "routers": len(known)} if known else None,
     }
+    return groups, notes
 
+
+def _fault_handling(ask: _Asker, rng: str, target_s: float) -> tuple[dict[str, Any], list[str]]:
+    """The share of faults cleared in the period within the target, from the resolution histogram;
+    returns the fault handling section and its notes (what Prometheus cannot see)."""
     bucket = ask("fault_handling_met", f'sum(increase(egov_fault_resolution_seconds_bucket{{{FAULT_KINDS},'
                  f'le="{_le(target_s)}"}}[{rng}]))')
     count = ask("fault_handling_all", f"sum(increase(egov_fault_resolution_seconds_count{{{FAULT_KINDS}}}[{rng}]))")
@@ -161,6 +204,7 @@ def figures(prom: Prom, net: Network, start: float, until: float, target_s: floa
     n = _num(count[0][1]) if count else None
     handling: dict[str, Any] = {"rate": None, "met": None, "missed": None, "pending": None, "planned": None,
                                 "management": None, "by_kind": {}, "faults": [], "no_data": not count}
+    notes = []
     if n and n > 0:
         if met is None:
             notes.append(f"the fault histogram has no le=\"{_le(target_s)}\" bucket; fault handling not measured")
@@ -169,7 +213,12 @@ def figures(prom: Prom, net: Network, start: float, until: float, target_s: floa
             handling.update(rate=min(1.0, met / n), met=round(met), missed=round(n - met))
     notes.append("fault handling from Prometheus counts faults cleared in the period; open faults past their "
                  "target are not seen (the local store counts them as missed)")
+    return handling, notes
 
+
+def _utilisation(ask: _Asker, net: Network, rng: str, seconds: float, scrape_s: float) -> PromUtil:
+    """Each uplink interface's 95th percentile over its speed, asked in batches of links sized to stay
+    under Prometheus' query.max-samples."""
     util: dict[tuple[str, str], Percentile] = {}
     uplinks = sorted(l.key for l in net.links.values() if l.kind == "uplink")
     per_link = 4 * max(1.0, seconds / scrape_s)  # raw samples: 2 ends x 2 counters
@@ -177,15 +226,7 @@ def figures(prom: Prom, net: Network, start: float, until: float, target_s: floa
     speeds: dict[tuple[str, str], float] = {}
     for i in range(0, len(uplinks), batch):
         flt = f'link=~"{_alt(uplinks[i:i + batch])}"'
-        rx = f"rate(egov_interface_receive_bytes_total{{{flt}}}[5m])"
-        tx = f"rate(egov_interface_transmit_bytes_total{{{flt}}}[5m])"
-        q = f"8 * quantile_over_time(0.95, (max by (router, interface) (({rx} > {tx}) or {tx}))[{rng}:5m])"
-        for m, v in ask("bandwidth_p95_bps", q):
-            util_v = _num(v)
-            if util_v is not None:
-                util[(m.get("router", ""), m.get("interface", ""))] = Percentile(
-                    m.get("router", ""), m.get("interface", ""), 0.95, util_v, int(seconds // 300), None, None, 0,
-                    0, False, 0.0)
+        util.update(_p95_bps(ask, flt, rng, seconds))
         for m, v in ask("bandwidth_speed_bps",
                         f"max by (router, interface) (max_over_time(egov_interface_speed_bps{{{flt}}}[{rng}]))"):
             speeds[(m.get("router", ""), m.get("interface", ""))] = v
@@ -195,7 +236,22 @@ def figures(prom: Prom, net: Network, start: float, until: float, target_s: floa
         if speed and speed > 0:
             source[k] = Percentile(p.router, p.interface, 0.95, p.value / speed, p.samples, None, None, int(speed),
                                    0, False, 0.0)
-    return availability, handling, PromUtil(source), queries, notes
+    return PromUtil(source)
+
+
+def _p95_bps(ask: _Asker, flt: str, rng: str, seconds: float) -> dict[tuple[str, str], Percentile]:
+    """The 95th percentile of the busier direction's 5-minute rate, bit/s, of the interfaces ``flt`` selects."""
+    rx = f"rate(egov_interface_receive_bytes_total{{{flt}}}[5m])"
+    tx = f"rate(egov_interface_transmit_bytes_total{{{flt}}}[5m])"
+    q = f"8 * quantile_over_time(0.95, (max by (router, interface) (({rx} > {tx}) or {tx}))[{rng}:5m])"
+    util: dict[tuple[str, str], Percentile] = {}
+    for m, v in ask("bandwidth_p95_bps", q):
+        util_v = _num(v)
+        if util_v is not None:
+            util[(m.get("router", ""), m.get("interface", ""))] = Percentile(
+                m.get("router", ""), m.get("interface", ""), 0.95, util_v, int(seconds // 300), None, None, 0,
+                0, False, 0.0)
+    return util
 
 
 def report(*, url: str, profile: Any, net: Network, period: sla.Period, now: float,

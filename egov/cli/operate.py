@@ -86,62 +86,63 @@ class LazyPoller:
             self._poller.close()
 
 
-def make_tools(plan: Any, lab: bool, *, poll: Any = None, out_dir: Path | None = None) -> tuple[Any, list[Any]]:
-    """The capabilities a runbook run gets, and what to close afterwards."""
-    from egov.change.contract import Target
-    from egov.change.device import run_action
-    from egov.cli.measure import resolve
-    from egov.operate.actions import Tools
-    from egov.platforms import PLATFORMS
+class _RunbookCapabilities:
+    """What a runbook's actions may do to the network, each resolved on first use: SNMP targets and
+    service probes, SSH endpoints and secrets (a DR runbook needs none of them, nor the secrets)."""
 
-    prof = plan.loaded.profile
-    resolved: dict[str, Any] = {}
+    def __init__(self, plan: Any, lab: bool):
+        self.plan = plan
+        self.lab = lab
+        self._resolved: dict[str, Any] = {}
 
-    def measured() -> dict[str, Any]:
+    def measured(self) -> dict[str, Any]:
         """SNMP targets and service probes, resolved on first use (a DR runbook needs neither, nor secrets)."""
-        if not resolved:
-            targets, services, _auth, _facts = resolve(plan, lab)
-            resolved.update(targets={t.router: t for t in targets}, services={s.name: s for s in services})
-        return resolved
+        from egov.cli.measure import resolve
 
-    closers: list[Any] = []
-    if poll is None:
-        lazy = LazyPoller(lambda: measured()["targets"])
-        closers.append(lazy)
-        poll = lazy
+        if not self._resolved:
+            targets, services, _auth, _facts = resolve(self.plan, self.lab)
+            self._resolved.update(targets={t.router: t for t in targets}, services={s.name: s for s in services})
+        return self._resolved
 
-    def endpoints() -> tuple[dict[str, Any], Any]:
+    def endpoints(self) -> tuple[dict[str, Any], Any]:
+        """How each router is reached over SSH (lab forwarders or management addresses), and the secrets."""
         from egov.cli.change import _endpoints
 
-        return _endpoints(plan, lab)
+        return _endpoints(self.plan, self.lab)
 
-    def secret_values(sec: Any) -> list[str]:
-        return [v for v in (getattr(sec, k, "") for k in ("snmp_auth_key", "snmp_priv_key", "admin_password")) if v]
+    def show(self, router: str, commands: list[str]) -> dict[str, str]:
+        """Show commands on one router over SSH; the secrets are masked in what comes back."""
+        from egov.change.contract import Target
+        from egov.change.device import run_action
+        from egov.platforms import PLATFORMS
 
-    def show(router: str, commands: list[str]) -> dict[str, str]:
-        eps, sec = endpoints()
-        t = Target.for_platform(router, PLATFORMS[plan.topology.nodes[router].platform], eps[router])
-        res = run_action("show", t, commands=commands, secrets=secret_values(sec))
+        eps, sec = self.endpoints()
+        t = Target.for_platform(router, PLATFORMS[self.plan.topology.nodes[router].platform], eps[router])
+        res = run_action("show", t, commands=commands, secrets=_secret_values(sec))
         if res["status"] != "ok":
             raise EgovError.one(router, "ssh", res.get("msg") or res["status"], "check the router's SSH access")
         return dict(res.get("output") or {})
 
-    def probe(service: str) -> Any:
+    def probe(self, service: str) -> Any:
+        """Probe one hosted service now, as the exporter would."""
         from egov.measure.probes import probe as run_probe
 
-        by_service = measured()["services"]
+        by_service = self.measured()["services"]
         if service not in by_service:
             raise EgovError.one("--target", service, "no probe for this service",
-                                "name a hosted service of the profile" + (" (is the lab up?)" if lab else ""))
+                                "name a hosted service of the profile" + (" (is the lab up?)" if self.lab else ""))
         return asyncio.run(run_probe(by_service[service]))
 
-    def change_runner() -> Any:
+    def change_runner(self) -> Any:
+        """The change pipeline on this plan's routers: rollback and verify go through it, journal included."""
         from egov.change.runner import Change
 
-        eps, sec = endpoints()
-        return Change(plan, eps, sec)
+        eps, sec = self.endpoints()
+        return Change(self.plan, eps, sec)
 
+    @staticmethod
     def last_change(router: str) -> dict[str, Any] | None:
+        """The journal's last apply on ``router``, with the ref of the backup taken just before it."""
         from egov.change.backup import BackupStore
         from egov.change.journal import Journal
 
@@ -154,36 +155,55 @@ def make_tools(plan: Any, lab: bool, *, poll: Any = None, out_dir: Path | None =
         last["backup"] = next((ref for ref, msg in backups if msg.startswith(f"pre-change {last['change_id']}")), "")
         return last
 
-    def rollback(router: str, ref: str) -> tuple[bool, str]:
-        outcome = change_runner().rollback([router], ref)
+    def rollback(self, router: str, ref: str) -> tuple[bool, str]:
+        """Roll one router back to a backup ref through the change pipeline."""
+        outcome = self.change_runner().rollback([router], ref)
         r = outcome.results[router]
         return outcome.ok, f"{router}: {r['status']}: {r.get('msg', '')} (change {outcome.change_id})"
 
-    def verify(router: str) -> tuple[bool, str]:
-        outcome = change_runner().verify([router])
+    def verify(self, router: str) -> tuple[bool, str]:
+        """The change pipeline's post-checks on one router."""
+        outcome = self.change_runner().verify([router])
         r = outcome.results[router]
         return outcome.ok, f"{router}: {r['status']}: {r.get('msg', '')}"
 
-    def cloud(stack: str | None) -> Any:
+    def cloud(self, stack: str | None) -> Any:
+        """The cloud plan of a stack (default: the one named after the profile)."""
         from egov.cloud.config import load_stack
         from egov.cloud.model import build_model
 
-        return build_model(load_stack(stack or prof.name))
+        return build_model(load_stack(stack or self.plan.loaded.profile.name))
 
-    def capacity(link_key: str) -> int | None:
+    def capacity(self, link_key: str) -> int | None:
         """The lab's links carry their shaped rate; the network's carry the plan's bandwidth."""
-        if lab:
+        if self.lab:
             from egov.lab.state import LabState
 
             st = LabState.load()
             found = next((lk.rate_bit for lk in (st.links if st else []) if lk.key == link_key), None)
             return int(found) if found else None
-        return next((int(lk.bandwidth_bps) for lk in plan.topology.links if lk.key == link_key
+        return next((int(lk.bandwidth_bps) for lk in self.plan.topology.links if lk.key == link_key
                      and getattr(lk, "bandwidth_bps", 0)), None)
 
-    tools = Tools(plan=plan, poll=poll, show=show, probe=probe, last_change=last_change, rollback=rollback,
-                  verify=verify, cloud=cloud, out_dir=out_dir, threshold=prof.sla.bandwidth_threshold,
-                  capacity=capacity)
+
+def _secret_values(sec: Any) -> list[str]:
+    """The secret strings to mask in show output."""
+    return [v for v in (getattr(sec, k, "") for k in ("snmp_auth_key", "snmp_priv_key", "admin_password")) if v]
+
+
+def make_tools(plan: Any, lab: bool, *, poll: Any = None, out_dir: Path | None = None) -> tuple[Any, list[Any]]:
+    """The capabilities a runbook run gets, and what to close afterwards."""
+    from egov.operate.actions import Tools
+
+    caps = _RunbookCapabilities(plan, lab)
+    closers: list[Any] = []
+    if poll is None:
+        lazy = LazyPoller(lambda: caps.measured()["targets"])
+        closers.append(lazy)
+        poll = lazy
+    tools = Tools(plan=plan, poll=poll, show=caps.show, probe=caps.probe, last_change=caps.last_change,
+                  rollback=caps.rollback, verify=caps.verify, cloud=caps.cloud, out_dir=out_dir,
+                  threshold=plan.loaded.profile.sla.bandwidth_threshold, capacity=caps.capacity)
     return tools, closers
 
 

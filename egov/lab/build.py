@@ -36,7 +36,7 @@ from egov.lab.host import in_router, pid_alive, read_pid, require_root, run
 from egov.lab.state import RUN_DIR, STATE_FILE, LabState, LinkState, RouterState, ServiceState
 from egov.render.engine import Renderer
 from egov.render.secrets import Secrets
-from egov.topology.model import ServiceLan, Topology
+from egov.topology.model import Node, ServiceLan, Topology
 from egov.topology.validate import Plan
 
 HUB = "egov-mgmt"
@@ -161,8 +161,43 @@ def up(plan: Plan, bare: bool = False, workers: int = 4, progress: Progress | No
     """
     require_root()
     topo = plan.topology
-    prof = plan.loaded.profile
     _check_frr_snmp()
+    vantage = _checked_vantage(plan, vantage)
+    _check_no_mgmt_vrf(plan)
+    old = LabState.load()
+    if old is not None:
+        down(old)
+    state = _new_state(plan, bare, trap_port)
+    step = progress or (lambda _what, _i, _n: None)
+    lab_secrets = _write_lab_secrets(plan, Path(state.root))
+    _make_ssh_keys(state)
+    _make_users(plan, state)
+    # render every router (in memory) before touching the host
+    renderer = Renderer(plan, lab_secrets)
+    files = {n.hostname: renderer.render_node(n) for n in topo.nodes.values()}
+    mgmt = {h: mgmt_settings(f, h) for h, f in files.items()}
+    hub4, hub6 = _make_hub(plan)
+    for i, node in enumerate(topo.nodes.values(), start=1):
+        _make_router(state, node, i, *mgmt[node.hostname])
+        step("namespaces", i, len(topo.nodes))
+    _make_links(state, topo, plan.loaded.profile.lab.bandwidth_divisor, step)
+    for k, lan in enumerate(topo.services, start=1):
+        _make_service(state, lan, PROBE_BASE + k, vantage.get(lan.service) or vantage_for(topo, lan.node))
+        step("services", k, len(topo.services))
+    users = users_for(plan)
+    for node in topo.nodes.values():
+        _write_router_files(state, node.hostname, files[node.hostname], bare, users)
+    _start_daemons(state, list(topo.nodes), workers, step)
+    _start_forwarder(state, [a.split("/")[0] for a in (hub4, hub6)], _probe_sources(state, topo))
+    state.phase = "up"
+    state.save()
+    return state
+
+
+def _checked_vantage(plan: Plan, vantage: dict[str, str] | None) -> dict[str, str]:
+    """The --vantage overrides, each naming a hosted service and a router of the plan: refused before
+    anything on the host is touched."""
+    topo = plan.topology
     vantage = dict(vantage or {})
     for name, router in vantage.items():
         if name not in {v.service for v in topo.services}:
@@ -171,15 +206,23 @@ def up(plan: Plan, bare: bool = False, workers: int = 4, progress: Progress | No
         if router not in topo.nodes:
             raise EgovError.one("egov lab up", "--vantage", f"{router} is not a router of the plan",
                                 "see `egov plan show --profile lab`")
+    return vantage
+
+
+def _check_no_mgmt_vrf(plan: Plan) -> None:
+    """The lab kernel has no VRF support, so a plan with management in a VRF cannot be built here."""
+    prof = plan.loaded.profile
     if prof.pools.mgmt.vrf is not None:
         raise EgovError.one(plan.loaded.where("pools.mgmt.vrf"), "pools.mgmt.vrf",
                             f"the plan puts management in VRF {prof.pools.mgmt.vrf}, and the lab kernel has no "
                             "VRF support", "set pools.mgmt.vrf: null in the lab profile (management shares "
                             "the main table)")
-    old = LabState.load()
-    if old is not None:
-        down(old)
-    divisor = prof.lab.bandwidth_divisor
+
+
+def _new_state(plan: Plan, bare: bool, trap_port: int) -> LabState:
+    """A fresh run folder (traversable by the daemons' users) and the state file, saved at once: from
+    here on everything made is recorded as it is made, so `down` can remove a half-built lab."""
+    prof = plan.loaded.profile
     root = RUN_DIR / prof.name
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True, mode=0o755)
@@ -189,23 +232,37 @@ def up(plan: Plan, bare: bool = False, workers: int = 4, progress: Progress | No
                      bare=bare, created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                      trap_port=trap_port)
     state.save()
-    step = progress or (lambda _what, _i, _n: None)
+    return state
 
-    # secrets and keys of this lab only (never in the repo), readable by root alone
+
+def _write_lab_secrets(plan: Plan, root: Path) -> Secrets:
+    """Secrets and keys of this lab only (never in the repo), readable by root alone: the SNMP keys the
+    routers are rendered with, and the key of the user that shortens snmpd's ifTable cache."""
     lab_secrets = _lab_secrets()
     cache_key = pysecrets.token_hex(12)
     write_atomic(root / "secrets.json", json.dumps({"snmp_auth_key": lab_secrets.snmp_auth_key,
                                                     "snmp_priv_key": lab_secrets.snmp_priv_key,
-                                                    "snmp_user": prof.services.snmp.user,
+                                                    "snmp_user": plan.loaded.profile.services.snmp.user,
                                                     "lab_cache_user": LAB_CACHE_USER,
                                                     "lab_cache_key": cache_key}), mode=0o600)
     write_atomic(root / "snmpd-lab.conf", LAB_SNMPD.format(user=LAB_CACHE_USER, key=cache_key), mode=0o600)
-    ssh_dir = root / "ssh"
+    return lab_secrets
+
+
+def _make_ssh_keys(state: LabState) -> None:
+    """The operator's login key (authorized on every router) and the one host key all routers share."""
+    ssh_dir = Path(state.root) / "ssh"
     ssh_dir.mkdir(mode=0o755)
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "egov-lab", "-f", str(state.ssh_key)])
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "egov-lab-host", "-f", str(ssh_dir / "host_ed25519")])
     shutil.copy(ssh_dir / "id_ed25519.pub", ssh_dir / "authorized_keys")
     os.chmod(ssh_dir / "authorized_keys", 0o644)
+
+
+def _make_users(plan: Plan, state: LabState) -> None:
+    """The host users the routers' sshd logs in (vtysh, and file transfer), and sshd's privilege
+    separation folder; each recorded when made, so `down` removes only what the lab added."""
+    root = Path(state.root)
     cli_user, sh_user = users_for(plan)
     _ensure_user(state, cli_user, str(_frrsh(root)), root / "home" / cli_user)
     _ensure_user(state, sh_user, "/bin/bash", root / "home" / sh_user)
@@ -213,12 +270,10 @@ def up(plan: Plan, bare: bool = False, workers: int = 4, progress: Progress | No
         Path("/run/sshd").mkdir(mode=0o755)
         state.made_run_sshd = True
 
-    # render every router (in memory) before touching the host
-    renderer = Renderer(plan, lab_secrets)
-    files = {n.hostname: renderer.render_node(n) for n in topo.nodes.values()}
-    mgmt = {h: mgmt_settings(f, h) for h, f in files.items()}
 
-    # management hub
+def _make_hub(plan: Plan) -> tuple[str, str]:
+    """The management hub: a namespace with one bridge holding the plan's hub addresses; its
+    (IPv4, IPv6) interface addresses."""
     hub4, hub6 = _hub_addresses(plan)
     run(["ip", "netns", "add", HUB])
     run(["ip", "-n", HUB, "link", "set", "lo", "up"])
@@ -226,34 +281,40 @@ def up(plan: Plan, bare: bool = False, workers: int = 4, progress: Progress | No
     run(["ip", "-n", HUB, "link", "set", "br0", "up"])
     run(["ip", "-n", HUB, "addr", "add", hub4, "dev", "br0"])
     run(["ip", "-n", HUB, "-6", "addr", "add", hub6, "dev", "br0", "nodad"])
+    return hub4, hub6
 
-    n_routers = len(topo.nodes)
-    for i, node in enumerate(topo.nodes.values(), start=1):
-        host = node.hostname
-        rdir = root / "r" / host
-        (rdir / "frr").mkdir(parents=True)
-        uts = rdir / "uts"
-        uts.touch()
-        rs = RouterState(ns=host, uts=str(uts), dir=str(rdir), index=i, ssh_port=SSH_BASE + i,
-                         snmp_port=SNMP_BASE + i, mgmt4=str(node.mgmt4), mgmt6=str(node.mgmt6), hub_if=f"mg{i}")
-        state.routers[host] = rs
-        state.save()
-        run(["ip", "netns", "add", host])
-        run(["unshare", f"--uts={uts}", "hostname", host])
-        run(["ip", "-n", host, "link", "set", "lo", "up"])
-        run(["ip", "netns", "exec", host, "sysctl", "-qw", *SYSCTLS])
-        run(["ip", "link", "add", "mgmt0", "netns", host, "type", "veth", "peer", "name", rs.hub_if, "netns", HUB])
-        run(["ip", "-n", HUB, "link", "set", rs.hub_if, "master", "br0", "up"])
-        run(["ip", "-n", host, "link", "set", "mgmt0", "up"])
-        # management exactly as the rendered systemd-networkd file says (networkd itself does not run here)
-        addresses, gateways = mgmt[host]
-        for addr in addresses:
-            run(["ip", "-n", host, "addr", "add", addr, "dev", "mgmt0", *(["nodad"] if ":" in addr else [])])
-        for gw in gateways:
-            run(["ip", "-n", host, *(["-6"] if ":" in gw else []), "route", "add", "default", "via", gw,
-                 "dev", "mgmt0"])
-        step("namespaces", i, n_routers)
 
+def _make_router(state: LabState, node: Node, i: int, addresses: list[str], gateways: list[str]) -> None:
+    """Router ``i``'s namespace, with its own UTS namespace (FRR takes the hostname from uname), its
+    sysctls (forwarding, no rp_filter), and mgmt0 on the hub's bridge, addressed as its rendered
+    mgmt.network says; recorded in the state before the namespace is made."""
+    host = node.hostname
+    rdir = Path(state.root) / "r" / host
+    (rdir / "frr").mkdir(parents=True)
+    uts = rdir / "uts"
+    uts.touch()
+    rs = RouterState(ns=host, uts=str(uts), dir=str(rdir), index=i, ssh_port=SSH_BASE + i,
+                     snmp_port=SNMP_BASE + i, mgmt4=str(node.mgmt4), mgmt6=str(node.mgmt6), hub_if=f"mg{i}")
+    state.routers[host] = rs
+    state.save()
+    run(["ip", "netns", "add", host])
+    run(["unshare", f"--uts={uts}", "hostname", host])
+    run(["ip", "-n", host, "link", "set", "lo", "up"])
+    run(["ip", "netns", "exec", host, "sysctl", "-qw", *SYSCTLS])
+    run(["ip", "link", "add", "mgmt0", "netns", host, "type", "veth", "peer", "name", rs.hub_if, "netns", HUB])
+    run(["ip", "-n", HUB, "link", "set", rs.hub_if, "master", "br0", "up"])
+    run(["ip", "-n", host, "link", "set", "mgmt0", "up"])
+    # management exactly as the rendered systemd-networkd file says (networkd itself does not run here)
+    for addr in addresses:
+        run(["ip", "-n", host, "addr", "add", addr, "dev", "mgmt0", *(["nodad"] if ":" in addr else [])])
+    for gw in gateways:
+        run(["ip", "-n", host, *(["-6"] if ":" in gw else []), "route", "add", "default", "via", gw,
+             "dev", "mgmt0"])
+
+
+def _make_links(state: LabState, topo: Topology, divisor: int, step: Progress) -> None:
+    """Each plan link as a veth pair between its routers' namespaces, both ends shaped with tbf to the
+    link's bandwidth divided by the lab divisor (at least 8 kbit/s)."""
     for j, link in enumerate(topo.links, start=1):
         a_if = next(x.name for x in topo.nodes[link.a].interfaces if x.link == link.key)
         b_if = next(x.name for x in topo.nodes[link.b].interfaces if x.link == link.key)
@@ -267,71 +328,86 @@ def up(plan: Plan, bare: bool = False, workers: int = 4, progress: Progress | No
         step("links", j, len(topo.links))
     state.save()
 
-    for k, lan in enumerate(topo.services, start=1):
-        _make_service(state, lan, PROBE_BASE + k, vantage.get(lan.service) or vantage_for(topo, lan.node))
-        step("services", k, len(topo.services))
 
-    # configuration files, then daemons in parallel
-    for node in topo.nodes.values():
-        host = node.hostname
-        rs = state.routers[host]
-        rdir = Path(rs.dir)
-        rendered = files[host]
-        fdir = rdir / "frr"
-        (fdir / "frr.conf").write_text(BARE_FRR.format(host=host) if bare else rendered[f"{host}.cfg"])
-        (fdir / "daemons").write_text(rendered[f"{host}.d/daemons"])
-        (fdir / "vtysh.conf").write_text(rendered[f"{host}.d/vtysh.conf"])
-        subprocess.run(["chown", "-R", "frr:frr", str(fdir)], check=True)
-        os.chmod(fdir, 0o770)
-        for f in fdir.iterdir():
-            os.chmod(f, 0o660)
-        link_path = Path("/etc/frr") / host
-        if link_path.is_symlink() or link_path.exists():
-            link_path.unlink()
-        link_path.symlink_to(fdir)
-        (rdir / "sshd_config").write_text(
-            f"# lab overrides first (sshd keeps the first value it reads), then the rendered config\n"
-            f"HostKey {ssh_dir / 'host_ed25519'}\nPidFile {rdir / 'sshd.pid'}\n"
-            f"AuthorizedKeysFile {ssh_dir / 'authorized_keys'}\nStrictModes no\nUsePAM no\n"
-            f"AllowUsers {cli_user} {sh_user}\nInclude {rdir / 'sshd_config.rendered'}\n")
-        (rdir / "sshd_config.rendered").write_text(rendered[f"{host}.d/sshd_config"])
-        (rdir / "snmpd.conf").write_text(rendered[f"{host}.d/snmpd.conf"])
-        os.chmod(rdir / "snmpd.conf", 0o600)
-        snmp_dir = rdir / "snmp"
-        snmp_dir.mkdir(exist_ok=True)
-        # snmpd's persistent file (engineBoots, ...), read after the rendered file: as on a device,
-        # engineBoots counts restarts, and SNMPv3 receivers can tell a rebooted agent from a replay
-        (snmp_dir / "snmpd.conf").touch(mode=0o600)
-        for p in (snmp_dir, snmp_dir / "snmpd.conf"):
-            shutil.chown(p, "Debian-snmp", "Debian-snmp")
-        # FRR's own net-snmp settings (/etc/snmp/frr.conf on a device), found through SNMPCONFPATH
-        frr_snmp = rdir / "frr-snmp"
-        frr_snmp.mkdir(exist_ok=True)
-        (frr_snmp / "frr.conf").write_text(rendered[f"{host}.d/frr-snmp.conf"])
-        subprocess.run(["chown", "-R", "frr:frr", str(frr_snmp)], check=True)
+def _write_router_files(state: LabState, host: str, rendered: dict[str, str], bare: bool,
+                        users: tuple[str, str]) -> None:
+    """The router's rendered configuration where its daemons read it: FRR's, sshd's and snmpd's."""
+    rdir = Path(state.routers[host].dir)
+    _write_frr_files(rdir, host, rendered, bare)
+    _write_sshd_files(rdir, Path(state.root) / "ssh", rendered[f"{host}.d/sshd_config"], users)
+    _write_snmp_files(rdir, host, rendered)
 
+
+def _write_frr_files(rdir: Path, host: str, rendered: dict[str, str], bare: bool) -> None:
+    """frr.conf (or a bare one), daemons and vtysh.conf, owned by frr, and /etc/frr/<host> pointing at
+    them (frrinit.sh and vtysh -N look there)."""
+    fdir = rdir / "frr"
+    (fdir / "frr.conf").write_text(BARE_FRR.format(host=host) if bare else rendered[f"{host}.cfg"])
+    (fdir / "daemons").write_text(rendered[f"{host}.d/daemons"])
+    (fdir / "vtysh.conf").write_text(rendered[f"{host}.d/vtysh.conf"])
+    subprocess.run(["chown", "-R", "frr:frr", str(fdir)], check=True)
+    os.chmod(fdir, 0o770)
+    for f in fdir.iterdir():
+        os.chmod(f, 0o660)
+    link_path = Path("/etc/frr") / host
+    if link_path.is_symlink() or link_path.exists():
+        link_path.unlink()
+    link_path.symlink_to(fdir)
+
+
+def _write_sshd_files(rdir: Path, ssh_dir: Path, rendered_sshd: str, users: tuple[str, str]) -> None:
+    """sshd_config: the lab's overrides (host key, pid file, the lab's keys and users) first, since sshd
+    keeps the first value it reads, then the rendered config."""
+    cli_user, sh_user = users
+    (rdir / "sshd_config").write_text(
+        f"# lab overrides first (sshd keeps the first value it reads), then the rendered config\n"
+        f"HostKey {ssh_dir / 'host_ed25519'}\nPidFile {rdir / 'sshd.pid'}\n"
+        f"AuthorizedKeysFile {ssh_dir / 'authorized_keys'}\nStrictModes no\nUsePAM no\n"
+        f"AllowUsers {cli_user} {sh_user}\nInclude {rdir / 'sshd_config.rendered'}\n")
+    (rdir / "sshd_config.rendered").write_text(rendered_sshd)
+
+
+def _write_snmp_files(rdir: Path, host: str, rendered: dict[str, str]) -> None:
+    """snmpd's rendered config and persistent file, and FRR's own net-snmp settings."""
+    (rdir / "snmpd.conf").write_text(rendered[f"{host}.d/snmpd.conf"])
+    os.chmod(rdir / "snmpd.conf", 0o600)
+    snmp_dir = rdir / "snmp"
+    snmp_dir.mkdir(exist_ok=True)
+    # snmpd's persistent file (engineBoots, ...), read after the rendered file: as on a device,
+    # engineBoots counts restarts, and SNMPv3 receivers can tell a rebooted agent from a replay
+    (snmp_dir / "snmpd.conf").touch(mode=0o600)
+    for p in (snmp_dir, snmp_dir / "snmpd.conf"):
+        shutil.chown(p, "Debian-snmp", "Debian-snmp")
+    # FRR's own net-snmp settings (/etc/snmp/frr.conf on a device), found through SNMPCONFPATH
+    frr_snmp = rdir / "frr-snmp"
+    frr_snmp.mkdir(exist_ok=True)
+    (frr_snmp / "frr.conf").write_text(rendered[f"{host}.d/frr-snmp.conf"])
+    subprocess.run(["chown", "-R", "frr:frr", str(frr_snmp)], check=True)
+
+
+def _start_daemons(state: LabState, hosts: list[str], workers: int, step: Progress) -> None:
+    """Every router's daemons, ``workers`` routers at a time; the hosted services start meanwhile
+    (a Python server takes a moment to listen) and are awaited once the routers are up."""
     done = [0]
 
     def start(host: str) -> None:
         start_router_daemons(state, host)
         done[0] += 1
-        step("daemons", done[0], n_routers)
+        step("daemons", done[0], len(hosts))
 
-    # hosted services start while the routers do (a Python server takes a moment to listen)
     spawned = {name: _spawn_service(state, name) for name in state.services}
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for fut in [pool.submit(start, h) for h in topo.nodes]:
+        for fut in [pool.submit(start, h) for h in hosts]:
             fut.result()
     for name, proc in spawned.items():
         _await_service(state, name, proc)
-    hub_ips = [a.split("/")[0] for a in (hub4, hub6)]
-    # probes leave the vantage router from its loopback: the reply then comes back whichever uplink is up
-    sources = {name: _ip(topo.nodes[sv.vantage].loopback4 if sv.address4 else topo.nodes[sv.vantage].loopback6)
-               for name, sv in state.services.items()}
-    _start_forwarder(state, hub_ips, sources)
-    state.phase = "up"
-    state.save()
-    return state
+
+
+def _probe_sources(state: LabState, topo: Topology) -> dict[str, str | None]:
+    """Per hosted service, the address its probes leave the vantage router from: the loopback, so the
+    reply comes back whichever uplink is up."""
+    return {name: _ip(topo.nodes[sv.vantage].loopback4 if sv.address4 else topo.nodes[sv.vantage].loopback6)
+            for name, sv in state.services.items()}
 
 
 def udp_port_bound(port: int) -> bool:

@@ -26,7 +26,7 @@ from napalm.base.exceptions import (
 )
 
 from napalm_h3c_comware7 import parse
-from napalm_huawei_vrp8.cli import prompt, long_if, clean, COMWARE_ERROR, CliError, Journal, config_lines, first_error, label_for, send, DisplayGetters, journal_path
+from napalm_huawei_vrp8.cli import prompt, long_if, clean, COMWARE_ERROR, CliError, Journal, config_lines, first_error, label_for, send, DisplayGetters, journal_path, open_session
 from napalm_huawei_vrp8.parse import config_addresses
 
 CAND_FILE = "egov-candidate.cfg"
@@ -39,6 +39,7 @@ class Comware7Driver(DisplayGetters, NetworkDriver):
     _parse = parse
 
     netmiko_type = "hp_comware"
+    paging_command = "screen-length disable"
 
     def __init__(self, hostname: str, username: str, password: str, timeout: int = 60,
                  optional_args: Optional[dict[str, Any]] = None) -> None:
@@ -51,12 +52,10 @@ class Comware7Driver(DisplayGetters, NetworkDriver):
         self._replace = False
 
     def open(self) -> None:
-        from netmiko import ConnectHandler
-
         try:
-            self.conn = ConnectHandler(device_type=self.netmiko_type, host=self.hostname, port=self.port,
-                                       username=self.username, password=self.password, timeout=self.timeout,
-                                       fast_cli=True, global_delay_factor=0.5)
+            self.conn = open_session(self.netmiko_type, self.paging_command, host=self.hostname, port=self.port,
+                                     username=self.username, password=self.password, timeout=self.timeout,
+                                     conn_timeout=self.timeout, fast_cli=True)
             self._hostname_seen = prompt(self.conn).strip("<>[]~*")
         except Exception as exc:
             raise ConnectionException(f"{self.hostname}:{self.port}: {exc}") from exc

@@ -25,7 +25,7 @@ from napalm.base.exceptions import (
 )
 
 from napalm_huawei_vrp8 import parse
-from napalm_huawei_vrp8.cli import prompt, long_if, clean, VRP_ERROR, CliError, Journal, config_lines, first_error, label_for, send, DisplayGetters, journal_path
+from napalm_huawei_vrp8.cli import prompt, long_if, clean, VRP_ERROR, CliError, Journal, config_lines, first_error, label_for, send, DisplayGetters, journal_path, open_session
 
 CAND_FILE = "egov-candidate.cfg"
 YES = {r"Continue\? \[Y/N\]:": "y"}
@@ -39,6 +39,7 @@ class VRP8Driver(DisplayGetters, NetworkDriver):
 
     platform = "huawei_vrp"
     netmiko_type = "huawei_vrpv8"
+    paging_command = "screen-length 0 temporary"
     error_re = VRP_ERROR
 
     def __init__(self, hostname: str, username: str, password: str, timeout: int = 60,
@@ -56,12 +57,10 @@ class VRP8Driver(DisplayGetters, NetworkDriver):
 
     # --- session ---------------------------------------------------------------------------------
     def open(self) -> None:
-        from netmiko import ConnectHandler
-
         try:
-            self.conn = ConnectHandler(device_type=self.netmiko_type, host=self.hostname, port=self.port,
-                                       username=self.username, password=self.password, timeout=self.timeout,
-                                       fast_cli=True, global_delay_factor=0.5)
+            self.conn = open_session(self.netmiko_type, self.paging_command, ansi=True, host=self.hostname, port=self.port,
+                                     username=self.username, password=self.password, timeout=self.timeout,
+                                     conn_timeout=self.timeout, fast_cli=True)
             self._host = prompt(self.conn).strip("<>[]~*")
         except Exception as exc:  # netmiko raises several unrelated types
             raise ConnectionException(f"{self.hostname}:{self.port}: {exc}") from exc

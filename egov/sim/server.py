@@ -8,6 +8,7 @@ ticker thread, so a trial whose controller died still reverts on time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -262,7 +263,8 @@ class SimServer:
             pass
         finally:
             dev.sessions -= 1
-            chan.close()
+            with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+                chan.close()  # the client may have closed the connection first
 
     # --- control ----------------------------------------------------------------------------------
     def control(self, req: dict[str, Any]) -> dict[str, Any]:

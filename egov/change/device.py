@@ -9,7 +9,6 @@ driver cannot run is reported as not checked, never as passed.
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -90,7 +89,8 @@ def connect(t: Target, pending_store: str | None = None) -> Any:
 
 
 def _count(diff: str) -> int:
-    return sum(1 for line in diff.splitlines() if re.match(r"^[+-](?![+-])", line))
+    """Changed lines of a unified diff (``+x``/``-x``, not the ``+++``/``---`` headers)."""
+    return sum(1 for line in diff.splitlines() if line[:1] in ("+", "-") and line[1:2] not in ("+", "-"))
 
 
 def _backup(drv: Any, req: DeviceRequest) -> DeviceResult:

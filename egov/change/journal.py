@@ -117,6 +117,16 @@ class Journal:
             db.execute("INSERT OR REPLACE INTO change_device VALUES (?,?,?,?,?,?,?)",
                        (change_id, device, wave, status, diff, error, _now_iso()))
 
+    def device_results(self, change_id: str, rows: list[tuple[str, str, str, str, str]]) -> None:
+        """(device, status, diff, error, wave) of many devices in one transaction (a province's run
+        ends in one write, not 1,900)."""
+        for row in rows:
+            one_of("device status", row[1], STATUSES)
+        now = _now_iso()
+        with self._db() as db:
+            db.executemany("INSERT OR REPLACE INTO change_device VALUES (?,?,?,?,?,?,?)",
+                           [(change_id, d, wave, status, diff, error, now) for d, status, diff, error, wave in rows])
+
     def finish_change(self, change_id: str, result: str, summary: dict[str, Any]) -> None:
         now = _now_iso()
         with self._db() as db:

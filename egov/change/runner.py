@@ -173,11 +173,9 @@ class Change:
         """Intended configs of ``hosts`` into the state dir (0600: they hold secrets)."""
         from egov.render.engine import write_tree
 
-        r = Renderer(self.plan, self.secrets)
-        files = {}
-        for h in hosts:
-            files[f"{h}.cfg"] = r.render_node(self.plan.topology.nodes[h])[f"{h}.cfg"]
-        write_tree(self.render_dir, files, secret=True)
+        nodes = self.plan.topology.nodes
+        rendered = Renderer(self.plan, self.secrets).render([nodes[h] for h in hosts]).files  # forks when large
+        write_tree(self.render_dir, {f"{h}.cfg": rendered[f"{h}.cfg"] for h in hosts}, secret=True)
         return self.render_dir
 
     def request(self, action: str, host: str, change_id: str = "", **fields: Any) -> DeviceRequest:
@@ -291,9 +289,9 @@ class Change:
             self._finish(out)
 
     def _finish(self, out: Outcome) -> None:
-        for host, r in out.results.items():
-            self.journal.device_result(out.change_id, host, r["status"], r.get("diff", ""), r.get("msg", "")
-                                       if r["status"] not in ("ok", "changed") else "", r.get("wave", ""))
+        self.journal.device_results(out.change_id, [
+            (host, r["status"], r.get("diff", ""), r.get("msg", "") if r["status"] not in ("ok", "changed") else "",
+             r.get("wave", "")) for host, r in out.results.items()])
         summary: dict[str, Any] = {**out.count(), "stopped": out.stopped, "rolled_back": out.rolled_back}
         if out.not_rolled_back:
             summary["not_rolled_back"] = out.not_rolled_back

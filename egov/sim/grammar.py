@@ -115,14 +115,18 @@ class Param:
 
 @dataclass(slots=True)
 class Seq:
-    items: list = field(default_factory=list)
+    items: list[Term] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class Alt:
-    options: list  # list[Seq]
+    options: list[Seq]
     optional: bool = False
     repeat: bool = False
+
+
+#: one element of a syntax tree
+Term = Kw | Param | Seq | Alt
 
 
 _TOKEN = re.compile(r"<[^>]*>|\[|\]|\{|\}|\||\*|[^\s\[\]{}|<>*]+")
@@ -186,62 +190,89 @@ class _Matcher:
         if pos > self.fail.pos or (pos == self.fail.pos and kind == "wrong"):
             self.fail = Failure(pos, kind)
 
-    def node(self, n, starts: set[int]) -> set[int]:
+    def node(self, n: Term, starts: set[int]) -> set[int]:
+        """The word positions ``n`` can end at, starting from any of ``starts`` (failures recorded)."""
         if isinstance(n, Seq):
-            cur = starts
-            for item in n.items:
-                if not cur:
-                    break
-                cur = self.node(item, cur)
-            return cur
+            return self._seq(n, starts)
         if isinstance(n, Kw):
-            out = set()
-            for i in starts:
-                if i < len(self.words) and self.lower[i] == n.word.lower():
-                    out.add(i + 1)
-                else:
-                    self._miss(i, "incomplete" if i >= len(self.words) else "unrecognized")
-            return out
+            return self._kw(n, starts)
         if isinstance(n, Param):
-            out = set()
-            for i in starts:
-                if i >= len(self.words):
-                    self._miss(i, "incomplete")
-                elif n.rule.startswith("S"):
-                    if value_ok(n.rule, " ".join(self.words[i:])) or len(" ".join(self.words[i:])) > 0:
-                        # free text runs to the end of the line (or stops before a later keyword)
-                        for j in range(i + 1, len(self.words) + 1):
-                            out.add(j)
-                        total = " ".join(self.words[i:])
-                        _, lo, hi = n.rule.split(":")
-                        if not int(lo) <= len(total) <= int(hi):
-                            out.discard(len(self.words))
-                            self._miss(i, "wrong")
-                elif value_ok(n.rule, self.words[i]):
-                    out.add(i + 1)
-                else:
-                    self._miss(i, "wrong")
-            return out
-        # Alt
+            return self._param(n, starts)
         if n.repeat:
-            reach = set(starts) if n.optional else set()
-            frontier = set(starts)
-            first = True
-            seen: set[int] = set(starts)
-            while frontier:
-                nxt: set[int] = set()
-                for opt in n.options:
-                    nxt |= self.node(opt, frontier)
-                nxt.discard(-1)
-                new = nxt - seen if not first else nxt
-                first = False
-                reach |= nxt
-                seen |= nxt
-                frontier = {p for p in new if p <= len(self.words)}
-                frontier = {p for p in frontier if p not in starts} if frontier else frontier
-                if not new:
-                    break
-            return reach
+            return self._repeat(n, starts)
+        return self._choice(n, starts)
+
+    def _seq(self, n: Seq, starts: set[int]) -> set[int]:
+        """Items one after another; stops early once no position is left."""
+        cur = starts
+        for item in n.items:
+            if not cur:
+                break
+            cur = self.node(item, cur)
+        return cur
+
+    def _kw(self, n: Kw, starts: set[int]) -> set[int]:
+        """A keyword, compared without case (the CLI accepts ``Display``)."""
+        out = set()
+        for i in starts:
+            if i < len(self.words) and self.lower[i] == n.word.lower():
+                out.add(i + 1)
+            else:
+                self._miss(i, "incomplete" if i >= len(self.words) else "unrecognized")
+        return out
+
+    def _param(self, n: Param, starts: set[int]) -> set[int]:
+        """A value checked against its rule; a value the rule forbids is a *wrong parameter*."""
+        out: set[int] = set()
+        for i in starts:
+            if i >= len(self.words):
+                self._miss(i, "incomplete")
+            elif n.rule.startswith("S"):
+                out |= self._text(n.rule, i)
+            elif value_ok(n.rule, self.words[i]):
+                out.add(i + 1)
+            else:
+                self._miss(i, "wrong")
+        return out
+
+    def _text(self, rule: Rule, i: int) -> set[int]:
+        """Free text (``S:LO:HI``) runs to the end of the line, or stops before a later keyword; only
+        the whole rest of the line is measured against the length limits."""
+        out: set[int] = set()
+        if value_ok(rule, " ".join(self.words[i:])) or len(" ".join(self.words[i:])) > 0:
+            for j in range(i + 1, len(self.words) + 1):
+                out.add(j)
+            total = " ".join(self.words[i:])
+            _, lo, hi = rule.split(":")
+            if not int(lo) <= len(total) <= int(hi):
+                out.discard(len(self.words))
+                self._miss(i, "wrong")
+        return out
+
+    def _repeat(self, n: Alt, starts: set[int]) -> set[int]:
+        """``{ a | b } *`` / ``[ a | b ] *``: one or more of the options, any order, until no new
+        position is reached."""
+        reach = set(starts) if n.optional else set()
+        frontier = set(starts)
+        first = True
+        seen: set[int] = set(starts)
+        while frontier:
+            nxt: set[int] = set()
+            for opt in n.options:
+                nxt |= self.node(opt, frontier)
+            nxt.discard(-1)
+            new = nxt - seen if not first else nxt
+            first = False
+            reach |= nxt
+            seen |= nxt
+            frontier = {p for p in new if p <= len(self.words)}
+            frontier = {p for p in frontier if p not in starts} if frontier else frontier
+            if not new:
+                break
+        return reach
+
+    def _choice(self, n: Alt, starts: set[int]) -> set[int]:
+        """``{ a | b }`` exactly one option; ``[ a | b ]`` also none."""
         out = set(starts) if n.optional else set()
         for opt in n.options:
             if not opt.items:

@@ -9,17 +9,14 @@ reference the egov templates use is written down; anything else is rejected with
 
 from __future__ import annotations
 
-import copy
-import datetime as dt
 import itertools
 import re
-from dataclasses import dataclass
 from functools import cache
 
 from egov.sim import outputs
 from egov.sim.cli import Cursor, View, ViewRule
 from egov.sim.grammar import Command, Grammar, caret_column
-from egov.sim.model import Device, Node, Question, SimClock, diff_trees
+from egov.sim.model import Device, Node, Question, Revert, SimClock, flash_name, render_blocks
 
 #: (view, syntax). Notation as in the H3C command references; a parameter is written
 #: ``<name:rule>`` with the rule of egov/sim/grammar.py (i:LO:HI, s:LO:HI, S:LO:HI, v4, v6, v6p, t, if).
@@ -200,81 +197,40 @@ RELEASE = " version 7.1.064, Release 0821P18"
 
 def render(root: Node) -> str:
     """``display current-configuration``: global lines indented one space, views at column 0."""
-    out = ["#", RELEASE]
-    prev_view = True
-    for n in root.children:
-        if n.sep or n.view or prev_view:
-            out.append("#")
-        out.append(n.text if n.view else " " + n.text)
-        _children(n, 1, out)
-        prev_view = n.view
-    out.append("#")
-    out.append("return")
-    return "\n".join(out) + "\n"
-
-
-def _children(n: Node, depth: int, out: list[str]) -> None:
-    for c in n.children:
-        if c.sep:
-            out.append(" " * depth + "#")
-        out.append(" " * depth + c.text)
-        if c.view:
-            _children(c, depth + 1, out)
-
-
-@dataclass(slots=True)
-class Delay:
-    deadline: float
-    point: Node
+    return render_blocks(root, ["#", RELEASE], " ")
 
 
 class ComwareDevice(Device):
+    """Running config (edited in place), the commit delay and archives of a Comware router."""
+
     platform = "h3c_comware"
+    error_texts = ERRORS
+    header_prefixes = ("version ",)
 
     def __init__(self, hostname: str, clock: SimClock | None = None, fabric: object | None = None):
-        self.delay: Delay | None = None
+        self.delay: Revert | None = None
         self.archives: list[tuple[str, str]] = []
         self.archive_location = ""
-        self.booted = (clock or SimClock()).now()
+        self.archive_prefix = ""
         super().__init__(hostname, clock, fabric)
 
     def cursor(self) -> Cursor:
         return Cursor(comware_grammar(), RULES, SYSTEM)
 
-    def parse(self, text: str) -> tuple[Node, list[tuple[int, str, str]]]:
-        root = Node("")
-        cur = self.cursor()
-        errors = []
-        for no, raw in enumerate(text.splitlines(), 1):
-            s = raw.strip()
-            if not s or s == "return" or s.startswith("version "):
-                continue
-            verdict, _ = cur.apply(root, raw, track=False)
-            if not verdict.ok:
-                errors.append((no, s, ERRORS[verdict.kind].strip()))
-        return root, errors
-
     def render(self, root: Node) -> str:
         return render(root)
 
-    @property
-    def sysname(self) -> str:
-        for n in self.running.children:
-            if n.text.startswith("sysname "):
-                return n.text[8:]
-        return self.hostname
-
     def stamp(self, when: float | None = None) -> str:
-        t = dt.datetime.fromtimestamp(when if when is not None else self.clock.now(),
-                                      dt.timezone(dt.timedelta(hours=8)))
+        t = self.local_time(when)
         return t.strftime("%H:%M:%S.%f")[:12] + t.strftime(" CST %a %m/%d/%Y")
 
-    def tick(self) -> None:
-        with self.lock:
-            if self.delay and self.clock.now() >= self.delay.deadline:
-                self.running = self.delay.point
-                self.delay = None
-                self.log.append(f"{self.stamp()} configuration commit delay expired: rolled back")
+    def timer(self) -> Revert | None:
+        return self.delay
+
+    def expire(self, timer: Revert) -> None:
+        self.running = timer.before
+        self.delay = None
+        self.log.append(f"{self.stamp()} configuration commit delay expired: rolled back")
 
 
 class ComwareSession:
@@ -352,7 +308,7 @@ class ComwareSession:
             return "\n".join(rows)
         m = re.match(r"^delete(?: /unreserved)? (\S+)$", line)
         if m:
-            name = _flash(m.group(1))
+            name = flash_name(m.group(1))
             if dev.files.pop(name, None) is None:
                 return f"Error: File flash:/{name} does not exist."
             return f"Deleting file flash:/{name}... Done."
@@ -385,7 +341,7 @@ class ComwareSession:
             if dev.delay:
                 dev.delay.deadline = dev.clock.now() + 60 * minutes
             else:
-                dev.delay = Delay(dev.clock.now() + 60 * minutes, copy.deepcopy(dev.running))
+                dev.delay = Revert(dev.clock.now() + 60 * minutes, dev.snapshot())
             return ""
         if line == "configuration commit" and len(self.cursor.stack) == 1:
             if dev.faults.fail_commit:
@@ -394,11 +350,11 @@ class ComwareSession:
             return ""
         m = re.match(r"^configuration replace file (\S+)$", line)
         if m and len(self.cursor.stack) == 1:
-            return self._replace(_flash(m.group(1)))
+            return self._replace(flash_name(m.group(1)))
         m = re.match(r"^archive configuration location (\S+) filename-prefix (\S+)$", line)
         if m:
             dev.archive_location = m.group(1)
-            dev.archive_prefix = m.group(2)  # type: ignore[attr-defined]
+            dev.archive_prefix = m.group(2)
             return ""
         self.config_lines += 1
         if dev.faults.reject_line and self.config_lines == dev.faults.reject_line:
@@ -414,13 +370,12 @@ class ComwareSession:
         m = re.match(r"^save(?: (\S+\.cfg))?(?: force)?$", line)
         if not m:
             return self._error(line, 1, "wrong")
-        name = _flash(m.group(1)) if m.group(1) else "startup.cfg"
+        name = flash_name(m.group(1)) if m.group(1) else "startup.cfg"
 
         def go(ans: str) -> str:
             if ans == "N":
                 return ""
-            dev.files[name] = dev.render(dev.running)
-            dev.written.add(name)
+            dev.write_running(name)
             return ("Validating file. Please wait...\n"
                     "Saved the current configuration to mainboard device successfully.")
         if line.endswith(" force"):
@@ -435,10 +390,9 @@ class ComwareSession:
         def go(ans: str) -> str:
             if ans == "N":
                 return ""
-            prefix = getattr(dev, "archive_prefix", dev.hostname)
-            name = f"{_flash(dev.archive_location).rstrip('/')}/{prefix}_{len(dev.archives) + 1}.cfg"
-            dev.files[name] = dev.render(dev.running)
-            dev.written.add(name)
+            prefix = dev.archive_prefix or dev.hostname
+            name = f"{flash_name(dev.archive_location).rstrip('/')}/{prefix}_{len(dev.archives) + 1}.cfg"
+            dev.write_running(name)
             dev.archives.append((name, dev.stamp()))
             return f"The archive file flash:/{name} is saved."
         return self.ask("Save the running configuration to an archive file. Continue? [Y/N]:", go)
@@ -447,8 +401,7 @@ class ComwareSession:
         dev = self.device
         if name not in dev.files:
             return f"Error: File flash:/{name} does not exist."
-        tree, errors = dev.parse(dev.files[name])
-        errors = ([] if name in dev.written else dev.faults.file_errors(dev.files[name])) + errors
+        tree, errors = dev.read_file(name)
 
         def go(ans: str) -> str:
             if errors:
@@ -460,11 +413,3 @@ class ComwareSession:
                     f"Succeeded in replacing current configuration with the file flash:/{name}.")
         # H3C's own Ansible module answers this question; its exact text is unverified (notes §2)
         return self.ask("Current configuration will be lost, save current configuration? [Y/N]:", go)
-
-
-def _flash(name: str) -> str:
-    return name.split(":", 1)[-1].lstrip("/")
-
-
-def changes(a: Node, b: Node) -> list[str]:
-    return diff_trees(a, b)

@@ -10,12 +10,23 @@ can move forward; they fire whenever the device is touched and from the server's
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import functools
 import re
 import threading
 import time
 from dataclasses import dataclass, field
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from egov.sim.cli import Cursor
+
+#: lines a device refused, as (line number, line, why): from loading a file or its startup config
+FileErrors = list[tuple[int, str, str]]
+
+#: both vendors print China Standard Time
+CST = dt.timezone(dt.timedelta(hours=8))
 
 
 class SimClock:
@@ -169,6 +180,37 @@ def same_config(a: Node, b: Node) -> bool:
     return not diff_trees(a, b)
 
 
+def render_blocks(root: Node, head: list[str], top_indent: str = "") -> str:
+    """Both vendors' ``display current-configuration`` after its ``head`` lines: ``#`` between
+    top-level blocks (and where the input had one), one space per view level, ``#`` and ``return``
+    last. ``top_indent`` goes before top-level lines that are not views (Comware indents them)."""
+    out = list(head)
+    prev_view = True
+    for n in root.children:
+        if n.sep or n.view or prev_view:
+            out.append("#")
+        out.append(n.text if n.view else top_indent + n.text)
+        _render_children(n, 1, out)
+        prev_view = n.view
+    out.append("#")
+    out.append("return")
+    return "\n".join(out) + "\n"
+
+
+def _render_children(n: Node, depth: int, out: list[str]) -> None:
+    for c in n.children:
+        if c.sep:
+            out.append(" " * depth + "#")
+        out.append(" " * depth + c.text)
+        if c.view:
+            _render_children(c, depth + 1, out)
+
+
+def flash_name(name: str) -> str:
+    """The file a CLI argument names: ``flash:/a.cfg``, ``/a.cfg`` and ``a.cfg`` are the same file."""
+    return name.split(":", 1)[-1].lstrip("/")
+
+
 @dataclass(slots=True)
 class Commit:
     """One point of the commit history (VRP8) or archive (Comware)."""
@@ -181,6 +223,15 @@ class Commit:
     description: str
     before: Node
     after: Node
+
+
+@dataclass(slots=True)
+class Revert:
+    """A change that undoes itself at ``deadline`` unless confirmed first (VRP8's commit trial,
+    Comware's commit delay); ``before`` is the running config it goes back to."""
+
+    deadline: float
+    before: Node
 
 
 @dataclass(slots=True)
@@ -230,10 +281,15 @@ class Device:
     """State shared by every session of one router."""
 
     platform = ""
+    #: the vendor's sentence for each way a line fails the grammar (unrecognized, wrong, ...)
+    error_texts: ClassVar[dict[str, str]] = {}
+    #: lines of a config file that are headers, not configuration (besides blank lines and ``return``)
+    header_prefixes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, hostname: str, clock: SimClock | None = None, fabric: "object | None" = None):
         self.hostname = hostname
         self.clock = clock or SimClock()
+        self.booted = self.clock.now()
         self.fabric = fabric
         #: bumped whenever running changes (replaced, or edited in place: Comware), so the fabric can
         #: cache what it derives from a config
@@ -259,25 +315,74 @@ class Device:
         self._running = tree
         self.version += 1
 
+    @property
+    def sysname(self) -> str:
+        """The name prompts show: the running ``sysname`` (so a new one shows once it is in effect)."""
+        for n in self.running.children:
+            if n.text.startswith("sysname "):
+                return n.text[8:]
+        return self.hostname
+
+    def local_time(self, when: float | None = None) -> dt.datetime:
+        """``when`` (default: now, on the simulated clock) as the device's clock shows it."""
+        return dt.datetime.fromtimestamp(when if when is not None else self.clock.now(), CST)
+
     # --- config text -------------------------------------------------------------------------
-    def load(self, text: str) -> list[tuple[int, str, str]]:
+    def cursor(self) -> Cursor:
+        """A fresh view stack over the vendor's grammar, at the system view."""
+        raise NotImplementedError
+
+    def load(self, text: str) -> FileErrors:
         """Parse a config text straight into running (startup config); returns rejected lines."""
         tree, errors = self.parse(text)
         self.running = tree
         return errors
 
-    def parse(self, text: str) -> tuple[Node, list[tuple[int, str, str]]]:
-        raise NotImplementedError
+    def parse(self, text: str) -> tuple[Node, FileErrors]:
+        """A whole config file read the way the device loads one, each line in the view the lines
+        before it entered; a refused line is reported with the vendor's sentence and skipped."""
+        root = Node("")
+        cur = self.cursor()
+        errors = []
+        for no, raw in enumerate(text.splitlines(), 1):
+            s = raw.strip()
+            if not s or s == "return" or s.startswith(self.header_prefixes):
+                continue
+            verdict, _ = cur.apply(root, raw, track=False)
+            if not verdict.ok:
+                errors.append((no, s, self.error_texts[verdict.kind].strip()))
+        return root, errors
 
     def render(self, root: Node) -> str:
         raise NotImplementedError
 
-    def tick(self) -> None:
-        """Fire timers that are due."""
-
     def snapshot(self) -> Node:
         return copy.deepcopy(self.running)
 
+    # --- files on flash ----------------------------------------------------------------------
+    def write_running(self, name: str) -> None:
+        """Save running to flash as a file of the device's own (``reject-line`` spares it)."""
+        self.files[name] = self.render(self.running)
+        self.written.add(name)
 
-def blocks(lines: Iterable[str]) -> list[str]:
-    return [ln.rstrip() for ln in lines]
+    def read_file(self, name: str) -> tuple[Node, FileErrors]:
+        """A flash file parsed to be loaded; an uploaded one also meets the ``reject-line`` fault."""
+        text = self.files[name]
+        tree, errors = self.parse(text)
+        return tree, ([] if name in self.written else self.faults.file_errors(text)) + errors
+
+    # --- timers ------------------------------------------------------------------------------
+    def timer(self) -> Revert | None:
+        """The pending change that reverts by itself, if any."""
+        return None
+
+    def expire(self, timer: Revert) -> None:
+        """Revert what ``timer`` guards: it ran out unconfirmed."""
+
+    def tick(self) -> None:
+        """Fire the revert timer when it is due: on every line a session sends and from the server's
+        ticker, so a change reverts even when its controller is gone."""
+        with self.lock:
+            timer = self.timer()
+            if timer is not None and self.clock.now() >= timer.deadline:
+                self.expire(timer)

@@ -8,7 +8,6 @@ Configuration lines are accepted only where the NE40E grammar allows them (egov/
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import ipaddress
 import itertools
 import re
@@ -17,7 +16,8 @@ from dataclasses import dataclass
 from egov.sim import outputs
 from egov.sim.cli import Cursor, View, ViewRule
 from egov.sim.grammar import caret_column, vrp8_grammar
-from egov.sim.model import Commit, Device, Node, Question, SimClock, apply_line, diff_trees
+from egov.sim.model import (Commit, Device, FileErrors, Node, Question, Revert, SimClock, apply_line,
+                             diff_trees, flash_name, render_blocks)
 
 SYSTEM = View(("System view",), "")
 ALLIF = "all-interface view"
@@ -109,81 +109,45 @@ def normalise(line: str) -> str:
 
 def render(root: Node, header: bool = True, updated: str = "") -> str:
     """``display current-configuration``: '#' between top-level blocks, one space per view level."""
-    out = []
+    head = []
     if header:
-        out.append("!Software Version V800R012C10SPC300")
+        head.append("!Software Version V800R012C10SPC300")
         if updated:
-            out.append(f"!Last configuration was updated at {updated}")
-    prev_view = True
-    for n in root.children:
-        if n.sep or n.view or prev_view:
-            out.append("#")
-        out.append(n.text)
-        _children(n, 1, out)
-        prev_view = n.view
-    out.append("#")
-    out.append("return")
-    return "\n".join(out) + "\n"
+            head.append(f"!Last configuration was updated at {updated}")
+    return render_blocks(root, head)
 
 
-def _children(n: Node, depth: int, out: list[str]) -> None:
-    for c in n.children:
-        if c.sep:
-            out.append(" " * depth + "#")
-        out.append(" " * depth + c.text)
-        if c.view:
-            _children(c, depth + 1, out)
+@dataclass(slots=True, kw_only=True)
+class Trial(Revert):
+    """A ``commit trial``: only its own session may confirm or abort it."""
 
-
-@dataclass(slots=True)
-class Trial:
-    deadline: float
     session: int
-    before: Node
     commit_id: str
 
 
 class Vrp8Device(Device):
+    """Running config, commit history (rollback points) and the one trial of a VRP8 router."""
+
     platform = "huawei_vrp"
+    error_texts = ERRORS
+    header_prefixes = ("!",)
 
     def __init__(self, hostname: str, clock: SimClock | None = None, fabric: object | None = None):
         self.trial: Trial | None = None
         self.rollback_left: list[str] = []
+        self.replace_failed: FileErrors = []  # of the last `load configuration file`
         self.next_id = 1000000001
         self.updated = ""
-        self.booted = (clock or SimClock()).now()
         super().__init__(hostname, clock, fabric)
 
     def cursor(self) -> Cursor:
         return Cursor(vrp8_grammar(), RULES, SYSTEM, normalise)
 
-    def parse(self, text: str) -> tuple[Node, list[tuple[int, str, str]]]:
-        root = Node("")
-        cur = self.cursor()
-        errors = []
-        for no, raw in enumerate(text.splitlines(), 1):
-            s = raw.strip()
-            if not s or s.startswith("!") or s == "return":
-                continue
-            verdict, _ = cur.apply(root, raw, track=False)
-            if not verdict.ok:
-                errors.append((no, s, ERRORS[verdict.kind]))
-        return root, errors
-
     def render(self, root: Node) -> str:
         return render(root, updated=self.updated)
 
-    @property
-    def sysname(self) -> str:
-        for n in self.running.children:
-            if n.text.startswith("sysname "):
-                return n.text[8:]
-        return self.hostname
-
     def stamp(self, when: float | None = None) -> str:
-        t = dt.datetime.fromtimestamp(when if when is not None else self.clock.now(),
-                                      dt.timezone(dt.timedelta(hours=8)))
-        return t.strftime("%Y-%m-%d %H:%M:%S+08:00")
+        return self.local_time(when).strftime("%Y-%m-%d %H:%M:%S+08:00")
 
     def commit(self, candidate: Node, user: str, label: str = "", description: str = "",
                kind: str = "CLI") -> Commit:
@@ -196,10 +160,11 @@ class Vrp8Device(Device):
         self.updated = self.stamp()
         return c
 
-    def tick(self) -> None:
-        with self.lock:
-            if self.trial and self.clock.now() >= self.trial.deadline:
-                self.end_trial(confirmed=False, why="timer expired")
+    def timer(self) -> Trial | None:
+        return self.trial
+
+    def expire(self, timer: Revert) -> None:
+        self.end_trial(confirmed=False, why="timer expired")
 
     def end_trial(self, confirmed: bool, why: str = "") -> None:
         trial = self.trial
@@ -337,7 +302,7 @@ class Vrp8Session:
             del dev.history[:int(m.group(1))]
             return ""
         if line.startswith("delete "):
-            name = _flash(line.split()[-1])
+            name = flash_name(line.split()[-1])
             if dev.files.pop(name, None) is None:
                 return "Error: The file does not exist."
             return f"Info: Deleting file flash:/{name}...succeeded."
@@ -348,8 +313,7 @@ class Vrp8Session:
     def _save(self, ans: str) -> str:
         if ans == "N":
             return ""
-        self.device.files["vrpcfg.cfg"] = self.device.render(self.device.running)
-        self.device.written.add("vrpcfg.cfg")
+        self.device.write_running("vrpcfg.cfg")
         return "Info: Save the configuration successfully."
 
     def _set_label(self, cid: str, label: str) -> str:
@@ -382,7 +346,7 @@ class Vrp8Session:
             if target is None:
                 return "Error: The label does not exist."
         else:
-            name = _flash(ref)
+            name = flash_name(ref)
             if name not in dev.files:
                 return "Error: The file does not exist."
             target, errors = dev.parse(dev.files[name])
@@ -437,7 +401,7 @@ class Vrp8Session:
             return ""
         m = re.match(r"^load configuration file (\S+) (replace|merge)(?: relative)?$", line)
         if m:
-            return self._load_file(_flash(m.group(1)), m.group(2))
+            return self._load_file(flash_name(m.group(1)), m.group(2))
         # a configuration line
         self.config_lines += 1
         if dev.faults.reject_line and self.config_lines == dev.faults.reject_line:
@@ -492,7 +456,7 @@ class Vrp8Session:
             before = dev.running
             c = dev.commit(self.candidate, self.user, label, description)
             if trial and not dev.trial:
-                dev.trial = Trial(dev.clock.now() + seconds, self.id, before, c.id)
+                dev.trial = Trial(dev.clock.now() + seconds, before, session=self.id, commit_id=c.id)
             elif trial and dev.trial:
                 dev.trial.deadline = dev.clock.now() + seconds
         elif trial:
@@ -500,7 +464,7 @@ class Vrp8Session:
                 dev.trial.deadline = dev.clock.now() + seconds
             else:
                 c = dev.commit(dev.running, self.user, label, description)
-                dev.trial = Trial(dev.clock.now() + seconds, self.id, c.before, c.id)
+                dev.trial = Trial(dev.clock.now() + seconds, c.before, session=self.id, commit_id=c.id)
         elif label:
             dev.commit(dev.running, self.user, label, description)
         self.candidate = None
@@ -520,15 +484,14 @@ class Vrp8Session:
         dev = self.device
         if name not in dev.files:
             return "Error: The file does not exist."
-        tree, errors = dev.parse(dev.files[name])
-        errors = ([] if name in dev.written else dev.faults.file_errors(dev.files[name])) + errors
+        tree, errors = dev.read_file(name)
         if errors:
-            dev.replace_failed = errors  # type: ignore[attr-defined]
+            dev.replace_failed = errors
             no, text, why = errors[0]
             return (f"Error: Failed to load the configuration file. {len(errors)} command(s) failed, "
                     f"the first at line {no} ({text}): {why} "
                     "Run 'display configuration replace failed' to view them.")
-        dev.replace_failed = []  # type: ignore[attr-defined]
+        dev.replace_failed = []
         if how == "replace":
             self.candidate = tree
         else:
@@ -544,10 +507,6 @@ def _merge(into: Node, new: Node) -> None:
         node = apply_line(into, c.text, c.view, c.sep)
         if c.view:
             _merge(node, c)
-
-
-def _flash(name: str) -> str:
-    return name.split(":", 1)[-1].lstrip("/")
 
 
 def _label_problem(label: str, dev: Vrp8Device) -> str:

@@ -9,14 +9,13 @@ reference the egov templates use is written down; anything else is rejected with
 
 from __future__ import annotations
 
-import itertools
 import re
 from functools import cache
 
 from egov.sim import outputs
 from egov.sim.cli import Cursor, View, ViewRule
-from egov.sim.grammar import Command, Grammar, caret_column
-from egov.sim.model import Device, Node, Question, Revert, SimClock, flash_name, render_blocks
+from egov.sim.grammar import Command, Grammar, Verdict
+from egov.sim.model import Device, Node, Revert, Session, SimClock, command, flash_name, render_blocks
 
 #: (view, syntax). Notation as in the H3C command references; a parameter is written
 #: ``<name:rule>`` with the rule of egov/sim/grammar.py (i:LO:HI, s:LO:HI, S:LO:HI, v4, v6, v6p, t, if).
@@ -211,7 +210,7 @@ class ComwareDevice(Device):
         self.delay: Revert | None = None
         self.archives: list[tuple[str, str]] = []
         self.archive_location = ""
-        self.archive_prefix = ""
+        self.archive_prefix = ""  # archive file names: the host name until one is set
         super().__init__(hostname, clock, fabric)
 
     def cursor(self) -> Cursor:
@@ -233,144 +232,96 @@ class ComwareDevice(Device):
         self.log.append(f"{self.stamp()} configuration commit delay expired: rolled back")
 
 
-class ComwareSession:
-    """One CLI session on a :class:`ComwareDevice`."""
+class ComwareSession(Session[ComwareDevice]):
+    """One CLI session on a :class:`ComwareDevice`: configuration lines change running at once."""
 
-    _ids = itertools.count(1)
+    BANNER = ("\n******************************************************************************\n"
+              "* Copyright (c) 2004-2021 New H3C Technologies Co., Ltd. All rights reserved.*\n"
+              "* Without the owner's prior written consent,                                 *\n"
+              "* no decompiling or reverse-engineering shall be allowed.                    *\n"
+              "******************************************************************************\n")
+    ENTER_SYSTEM = "System View: return to User View with Ctrl+Z."
+    COMMANDS = [
+        command("any", r"^(?:display|dis) ", "_display", nocase=True),
+        command("any", r"^ping ", "_ping", nocase=True),
+        command("any", r"^screen-length disable$", "_screen_length", nocase=True),
+        command("any", r"^terminal language", "_nothing", nocase=True),
+        command("any", r"^save", "_save"),
+        command("any", r"^dir", "_dir"),
+        command("any", r"^delete(?: /unreserved)? (\S+)$", "_delete"),
+        command("user", r"^(?:system-view|sys)$", "_system_view"),
+        command("user", r"^(?:quit|exit)$", "_close"),
+        command("user", r"^archive configuration$", "_archive"),
+        command("user", r"^return$", "_nothing"),
+        command("system", r"^return$", "_return"),
+        command("system", r"^quit$", "_quit"),
+        command("system", r"^configuration commit delay (\d+)$", "_commit_delay"),
+        command("system", r"^configuration commit$", "_commit"),
+        command("system", r"^configuration replace file (\S+)$", "_replace_line"),
+        command("system", r"^archive configuration location (\S+) filename-prefix (\S+)$", "_archive_location"),
+    ]
 
-    def __init__(self, device: ComwareDevice, user: str = "netops"):
-        self.device = device
-        self.user = user
-        self.id = next(self._ids)
-        self.mode = "user"
-        self.cursor = device.cursor()
-        self.question: Question | None = None
-        self.config_lines = 0
-        self.closed = False
-        self.drop = False
+    def _display(self, m: re.Match[str]) -> str:
+        return outputs.comware_display(self, m.string)
 
-    def prompt(self) -> str:
-        if self.question:
-            return ""
-        host = self.device.sysname
-        if self.mode == "user":
-            return f"<{host}>"
-        return f"[{host}{self.cursor.view.suffix}]"
+    def _screen_length(self, m: re.Match[str]) -> str:
+        return "" if self.mode == "user" else self._error(m.string, 0, "unrecognized")
 
-    def banner(self) -> str:
-        return ("\n******************************************************************************\n"
-                "* Copyright (c) 2004-2021 New H3C Technologies Co., Ltd. All rights reserved.*\n"
-                "* Without the owner's prior written consent,                                 *\n"
-                "* no decompiling or reverse-engineering shall be allowed.                    *\n"
-                "******************************************************************************\n")
+    def _apply(self, raw: str) -> Verdict:
+        """A configuration line takes effect at once (the commit delay is the only way back)."""
+        verdict, _ = self.cursor.apply(self.device.running, raw)
+        self.device.version += 1  # edited in place
+        return verdict
 
-    def ask(self, text: str, answer) -> str:
-        self.question = Question(text, "YN", answer)
-        return text
+    def _top(self) -> bool:
+        """The configuration-management commands exist in the system view only."""
+        return len(self.cursor.stack) == 1
 
-    def handle(self, raw: str) -> str:
+    # --- commit delay ---------------------------------------------------------------------------
+    def _commit_delay(self, m: re.Match[str]) -> str | None:
+        """``configuration commit delay N``: running reverts in N minutes unless committed; a second
+        one moves the deadline and keeps the first rollback point."""
+        if not self._top():
+            return None
         dev = self.device
-        dev.tick()
-        with dev.lock:
-            if self.question:
-                q = self.question
-                ans = raw.strip().upper()
-                if ans in ("Y", "YES", "N", "NO"):
-                    self.question = None
-                    return q.answer(ans[0])
-                return q.text
-            line = " ".join(raw.split())
-            if not line:
-                return ""
-            return self._dispatch(line, raw)
-
-    def _error(self, line: str, word: int, kind: str) -> str:
-        col = len(self.prompt()) + caret_column(line, word)
-        return " " * col + "^\n" + ERRORS[kind]
-
-    def _dispatch(self, line: str, raw: str) -> str:
-        dev = self.device
-        low = line.lower()
-        if low.startswith("display ") or low.startswith("dis "):
-            return outputs.comware_display(self, line)
-        if low.startswith("ping "):
-            text = outputs.ping(self.device, line, "h3c_comware")
-            return text if text is not None else self._error(line, 1, "wrong")
-        if low in ("screen-length disable",):
-            return "" if self.mode == "user" else self._error(line, 0, "unrecognized")
-        if low.startswith("terminal language"):
-            return ""
-        if line.startswith("save"):
-            return self._save(line)
-        if line.startswith("dir"):
-            rows = ["Directory of flash:", *(f"   {i} -rw- {len(t):>9} Nov 29 2026 08:00:00   {n}"
-                                             for i, (n, t) in enumerate(sorted(dev.files.items())))]
-            return "\n".join(rows)
-        m = re.match(r"^delete(?: /unreserved)? (\S+)$", line)
-        if m:
-            name = flash_name(m.group(1))
-            if dev.files.pop(name, None) is None:
-                return f"Error: File flash:/{name} does not exist."
-            return f"Deleting file flash:/{name}... Done."
-        if self.mode == "user":
-            if line in ("system-view", "sys"):
-                self.mode = "system"
-                self.cursor.reset()
-                self.config_lines = 0
-                return "System View: return to User View with Ctrl+Z."
-            if line in ("quit", "exit"):
-                self.closed = True
-                return ""
-            if line == "archive configuration":
-                return self._archive()
-            if line == "return":
-                return ""
-            return self._error(line, 0, "unrecognized")
-        if line == "return" or (line == "quit" and len(self.cursor.stack) == 1):
-            self.mode = "user"
-            self.cursor.reset()
-            return ""
-        if line == "quit":
-            self.cursor.stack.pop()
-            return ""
-        m = re.match(r"^configuration commit delay (\d+)$", line)
-        if m and len(self.cursor.stack) == 1:
-            minutes = int(m.group(1))
-            if not 1 <= minutes <= 65535:
-                return self._error(line, 3, "wrong")
-            if dev.delay:
-                dev.delay.deadline = dev.clock.now() + 60 * minutes
-            else:
-                dev.delay = Revert(dev.clock.now() + 60 * minutes, dev.snapshot())
-            return ""
-        if line == "configuration commit" and len(self.cursor.stack) == 1:
-            if dev.faults.fail_commit:
-                return " % Failed to commit the configuration."
-            dev.delay = None
-            return ""
-        m = re.match(r"^configuration replace file (\S+)$", line)
-        if m and len(self.cursor.stack) == 1:
-            return self._replace(flash_name(m.group(1)))
-        m = re.match(r"^archive configuration location (\S+) filename-prefix (\S+)$", line)
-        if m:
-            dev.archive_location = m.group(1)
-            dev.archive_prefix = m.group(2)
-            return ""
-        self.config_lines += 1
-        if dev.faults.reject_line and self.config_lines == dev.faults.reject_line:
-            return self._error(line, 0, "unrecognized")
-        verdict, _ = self.cursor.apply(dev.running, raw)
-        dev.version += 1  # edited in place
-        if not verdict.ok:
-            return self._error(line, verdict.pos, verdict.kind)
+        minutes = int(m.group(1))
+        if not 1 <= minutes <= 65535:
+            return self._error(m.string, 3, "wrong")
+        if dev.delay:
+            dev.delay.deadline = dev.clock.now() + 60 * minutes
+        else:
+            dev.delay = Revert(dev.clock.now() + 60 * minutes, dev.snapshot())
         return ""
 
-    def _save(self, line: str) -> str:
+    def _commit(self, m: re.Match[str]) -> str | None:
+        """``configuration commit``: keep what the commit delay would revert."""
+        if not self._top():
+            return None
+        if self.device.faults.fail_commit:
+            return " % Failed to commit the configuration."
+        self.device.delay = None
+        return ""
+
+    # --- files on flash -------------------------------------------------------------------------
+    def _dir(self, m: re.Match[str]) -> str:
+        rows = ["Directory of flash:", *(f"   {i} -rw- {len(t):>9} Nov 29 2026 08:00:00   {n}"
+                                         for i, (n, t) in enumerate(sorted(self.device.files.items())))]
+        return "\n".join(rows)
+
+    def _delete(self, m: re.Match[str]) -> str:
+        name = flash_name(m.group(1))
+        if self.device.files.pop(name, None) is None:
+            return f"Error: File flash:/{name} does not exist."
+        return f"Deleting file flash:/{name}... Done."
+
+    def _save(self, m: re.Match[str]) -> str:
+        """``save [file] [force]``: asks first unless forced."""
         dev = self.device
-        m = re.match(r"^save(?: (\S+\.cfg))?(?: force)?$", line)
-        if not m:
+        line = m.string
+        sm = re.match(r"^save(?: (\S+\.cfg))?(?: force)?$", line)
+        if not sm:
             return self._error(line, 1, "wrong")
-        name = flash_name(m.group(1)) if m.group(1) else "startup.cfg"
+        name = flash_name(sm.group(1)) if sm.group(1) else "startup.cfg"
 
         def go(ans: str) -> str:
             if ans == "N":
@@ -382,7 +333,13 @@ class ComwareSession:
             return go("Y")
         return self.ask("The current configuration will be written to the device. Are you sure? [Y/N]:", go)
 
-    def _archive(self) -> str:
+    def _archive_location(self, m: re.Match[str]) -> str:
+        self.device.archive_location = m.group(1)
+        self.device.archive_prefix = m.group(2)
+        return ""
+
+    def _archive(self, m: re.Match[str]) -> str:
+        """``archive configuration``: running saved as the next numbered archive file."""
         dev = self.device
         if not dev.archive_location:
             return "Error: Please specify the archive file location first."
@@ -397,7 +354,11 @@ class ComwareSession:
             return f"The archive file flash:/{name} is saved."
         return self.ask("Save the running configuration to an archive file. Continue? [Y/N]:", go)
 
+    def _replace_line(self, m: re.Match[str]) -> str | None:
+        return self._replace(flash_name(m.group(1))) if self._top() else None
+
     def _replace(self, name: str) -> str:
+        """``configuration replace file F``: running becomes the file, all or nothing."""
         dev = self.device
         if name not in dev.files:
             return f"Error: File flash:/{name} does not exist."

@@ -1,7 +1,9 @@
 """What VRP8 and Comware 7 devices share: a config tree, a clock, commit history, sessions.
 
 A simulated device knows nothing of SSH: a :class:`Session` takes one input line and returns the
-text the router would print, then :meth:`Session.prompt` says what it prints next. Questions
+text the router would print, then :meth:`Session.prompt` says what it prints next. Each vendor's
+session lists the commands it answers itself (:class:`CliCommand`); any other line in system view
+is configuration, checked by the vendor's grammar (egov/sim/grammar.py). Questions
 (``[Y/N]:``, ``[Y(yes)/N(no)/C(cancel)]:``) are session state: the next line answers them, as on
 the real CLI. Timers (a VRP8 trial, a Comware commit delay) run on a :class:`SimClock` that tests
 can move forward; they fire whenever the device is touched and from the server's ticker.
@@ -12,15 +14,19 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import functools
+import itertools
 import re
 import threading
 import time
 from dataclasses import dataclass, field
-from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+
+from egov.sim.grammar import caret_column
 
 if TYPE_CHECKING:
     from egov.sim.cli import Cursor
+    from egov.sim.grammar import Verdict
 
 #: lines a device refused, as (line number, line, why): from loading a file or its startup config
 FileErrors = list[tuple[int, str, str]]
@@ -241,6 +247,7 @@ class Question:
     text: str
     choices: str          # "YN" or "YNC"
     answer: Callable[[str], str]
+    again: str = ""       # printed when the answer is not one of the choices (default: the question)
 
 
 @dataclass(slots=True)
@@ -386,3 +393,182 @@ class Device:
             timer = self.timer()
             if timer is not None and self.clock.now() >= timer.deadline:
                 self.expire(timer)
+
+
+D = TypeVar("D", bound=Device)
+
+
+@dataclass(frozen=True, slots=True)
+class CliCommand:
+    """A line a session answers itself; in system view anything else is a configuration line."""
+
+    mode: str                   # "user", "system" or "any"
+    pattern: re.Pattern[str]    # matched against the line, its white space folded
+    handler: str                # the session method: (match) -> text, or None to pass the line on
+    nocase: bool = False        # the CLI takes it in any case (``DISPLAY``)
+
+
+def command(mode: str, pattern: str, handler: str, nocase: bool = False) -> CliCommand:
+    """A :class:`CliCommand` (``nocase``: ASCII letters in any case, as ``str.lower`` compares them)."""
+    return CliCommand(mode, re.compile(pattern, (re.ASCII | re.IGNORECASE) if nocase else 0), handler, nocase)
+
+
+class CommandTable:
+    """The commands of one mode in order, and one pattern that matches where any of them does: most
+    lines in system view are configuration lines, and those then cost one match, not one a command."""
+
+    def __init__(self, commands: list[CliCommand], mode: str):
+        self.commands = [c for c in commands if c.mode in ("any", mode)]
+        self.any = re.compile("|".join(f"(?{'ai' if c.nocase else ''}:{c.pattern.pattern})"
+                                       for c in self.commands) or "(?!)")
+
+
+class Session(Generic[D]):
+    """One CLI session (one SSH channel) on a device: the view it is in, its pending question, and
+    its command table. The vendor models give the table, the texts and what a configuration line
+    edits (VRP8 a candidate, Comware running itself)."""
+
+    #: printed when the session opens
+    BANNER: ClassVar[str] = ""
+    #: what ``system-view`` answers
+    ENTER_SYSTEM: ClassVar[str] = ""
+    #: tried in order; see :meth:`_dispatch`
+    COMMANDS: ClassVar[list[CliCommand]] = []
+    #: each vendor numbers its sessions from 1 (``abort trial session N``)
+    _ids: ClassVar[Iterator[int]] = itertools.count(1)
+    _tables: ClassVar[dict[str, CommandTable]] = {}
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._ids = itertools.count(1)
+        missing = [c.handler for c in cls.COMMANDS if not callable(getattr(cls, c.handler, None))]
+        if missing:
+            raise TypeError(f"{cls.__name__}.COMMANDS names no method {missing}")
+        cls._tables = {mode: CommandTable(cls.COMMANDS, mode) for mode in ("user", "system")}
+
+    def __init__(self, device: D, user: str = "netops"):
+        self.device = device
+        self.user = user
+        self.id = next(self._ids)
+        self.mode = "user"  # user | system
+        self.cursor = device.cursor()
+        self.question: Question | None = None
+        self.config_lines = 0  # since system-view: what the reject-line fault counts
+        self.closed = False
+        self.drop = False  # the server should cut the connection now (fault)
+
+    # --- prompt -------------------------------------------------------------------------------
+    def banner(self) -> str:
+        return self.BANNER
+
+    def prompt(self) -> str:
+        """``<host>`` in user view, ``[host-view]`` below; nothing while a question waits."""
+        if self.question:
+            return ""
+        host = self.device.sysname
+        if self.mode == "user":
+            return f"<{host}>"
+        return f"[{self._mark()}{host}{self.cursor.view.suffix}]"
+
+    def _mark(self) -> str:
+        """What the system-view prompt shows before the name (VRP8: whether there is a candidate)."""
+        return ""
+
+    def _error(self, line: str, word: int, kind: str) -> str:
+        """The caret under word ``word`` of ``line`` (counted from the prompt) and the vendor's sentence."""
+        col = len(self.prompt()) + caret_column(line, word)
+        return " " * col + "^\n" + self.device.error_texts[kind]
+
+    # --- input --------------------------------------------------------------------------------
+    def handle(self, raw: str) -> str:
+        """One input line -> what the device prints before the next prompt."""
+        dev = self.device
+        dev.tick()
+        with dev.lock:
+            if self.question:
+                return self._answer(self.question, raw)
+            line = " ".join(raw.split())
+            if not line:
+                return ""
+            return self._dispatch(line, raw)
+
+    def ask(self, text: str, answer: Callable[[str], str], choices: str = "YN", again: str = "") -> str:
+        """Print a question; the next line answers it (``answer`` gets "Y", "N" or "C")."""
+        self.question = Question(text, choices, answer, again)
+        return text
+
+    def _answer(self, q: Question, raw: str) -> str:
+        ans = raw.strip().upper()
+        if ans in ("Y", "YES", "N", "NO", "C", "CANCEL") and ans[0] in q.choices:
+            self.question = None
+            return q.answer(ans[0])
+        return q.again or q.text
+
+    def _dispatch(self, line: str, raw: str) -> str:
+        """The first command of :attr:`COMMANDS` for this mode that matches and answers; else an
+        error in user view, a configuration line in system view."""
+        table = self._tables[self.mode]
+        if table.any.match(line) is not None:
+            for cmd in table.commands:
+                m = cmd.pattern.match(line)
+                if m is not None:
+                    out = getattr(self, cmd.handler)(m)
+                    if out is not None:
+                        return out
+        if self.mode == "user":
+            return self._error(line, 0, "unrecognized")
+        return self._config_line(line, raw)
+
+    def _config_line(self, line: str, raw: str) -> str:
+        """A configuration line: refused by the reject-line fault or the grammar, else applied."""
+        dev = self.device
+        self.config_lines += 1
+        if dev.faults.reject_line and self.config_lines == dev.faults.reject_line:
+            return self._error(line, 0, "unrecognized")
+        verdict = self._apply(raw)
+        if not verdict.ok:
+            return self._error(line, verdict.pos, verdict.kind)
+        return ""
+
+    def _apply(self, raw: str) -> Verdict:
+        """Apply a configuration line to what this session edits."""
+        raise NotImplementedError
+
+    # --- commands both vendors have ---------------------------------------------------------------
+    def _ping(self, m: re.Match[str]) -> str:
+        from egov.sim import outputs  # outputs imports this module
+
+        text = outputs.ping(self.device, m.string, self.device.platform)
+        return text if text is not None else self._error(m.string, 1, "wrong")
+
+    def _system_view(self, m: re.Match[str]) -> str:
+        self.mode = "system"
+        self.cursor.reset()
+        self.config_lines = 0
+        return self.ENTER_SYSTEM
+
+    def _close(self, m: re.Match[str]) -> str:
+        self.closed = True
+        return ""
+
+    def _nothing(self, m: re.Match[str]) -> str:
+        return ""
+
+    def _return(self, m: re.Match[str]) -> str:
+        return self._leave()
+
+    def _quit(self, m: re.Match[str]) -> str:
+        """Up one view; from the system view, back to user view."""
+        if len(self.cursor.stack) == 1:
+            return self._leave()
+        self.cursor.stack.pop()
+        return ""
+
+    def _leave(self) -> str:
+        """Back to user view (VRP8 asks first when there is an uncommitted candidate)."""
+        self._to_user()
+        return ""
+
+    def _to_user(self) -> None:
+        self.mode = "user"
+        self.cursor.reset()

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import itertools
 import re
 from dataclasses import dataclass
 
 from egov.sim import outputs
 from egov.sim.cli import Cursor, View, ViewRule
-from egov.sim.grammar import caret_column, vrp8_grammar
-from egov.sim.model import (Commit, Device, FileErrors, Node, Question, Revert, SimClock, apply_line,
-                             diff_trees, flash_name, render_blocks)
+from egov.sim.grammar import Verdict, vrp8_grammar
+from egov.sim.model import (Commit, Device, FileErrors, Node, Revert, Session, SimClock, apply_line, command,
+                            diff_trees, flash_name, render_blocks)
 
 SYSTEM = View(("System view",), "")
 ALLIF = "all-interface view"
@@ -90,6 +89,7 @@ ERRORS = {
 }
 YN = "[Y/N]:"
 YNC = "[Y(yes)/N(no)/C(cancel)]:"
+YNC_AGAIN = "Error: Please choose 'YES', 'NO' or 'CANCEL' first before pressing 'Enter'. [Y/N/C]:"
 TRIAL_MODE = "Error: The system is in trial configuration mode."
 VERSION = ("Huawei Versatile Routing Platform Software\n"
            "VRP (R) software, Version 8.180 (NE40E V800R012C10SPC300)\n"
@@ -151,6 +151,7 @@ class Vrp8Device(Device):
 
     def commit(self, candidate: Node, user: str, label: str = "", description: str = "",
                kind: str = "CLI") -> Commit:
+        """``candidate`` becomes running and a rollback point (ids from 1000000001, the last 80 kept)."""
         c = Commit(str(self.next_id), label or "-", user, kind, self.clock.now(), description or "-",
                    self.running, copy.deepcopy(candidate))
         self.next_id += 1
@@ -167,6 +168,7 @@ class Vrp8Device(Device):
         self.end_trial(confirmed=False, why="timer expired")
 
     def end_trial(self, confirmed: bool, why: str = "") -> None:
+        """End the trial; unconfirmed, the config before it comes back as a ROLLBACK point of its own."""
         trial = self.trial
         self.trial = None
         if trial is None or confirmed:
@@ -193,122 +195,58 @@ class Vrp8Device(Device):
         return left
 
 
-class Vrp8Session:
-    """One CLI session (one SSH channel) on a :class:`Vrp8Device`."""
+class Vrp8Session(Session[Vrp8Device]):
+    """One CLI session (one SSH channel) on a :class:`Vrp8Device`: its own candidate (two-stage
+    configuration), committed, confirmed or thrown away by this session only."""
 
-    _ids = itertools.count(1)
+    BANNER = "\nInfo: The max number of VTY users is 10, and the number\n      of current VTY users on line is 1.\n"
+    ENTER_SYSTEM = "Enter system view, return user view with return command."
+    COMMANDS = [
+        command("any", r"^(?:display|dis) ", "_display", nocase=True),
+        command("any", r"^ping ", "_ping", nocase=True),
+        command("any", r"^screen-(?:length|width)", "_screen", nocase=True),
+        command("user", r"^system-view immediately$", "_immediate"),
+        command("user", r"^(?:system-view|sys)$", "_system_view"),
+        command("user", r"^(?:quit|exit)$", "_close"),
+        command("user", r"^return$", "_nothing"),
+        command("user", r"^save", "_save_question"),
+        command("user", r"^rollback configuration (?:to (commit-id|label|file) (\S+)|last (\d+))$", "_rollback"),
+        command("user", r"^set configuration commit (\d+) label (\S+)$", "_set_label"),
+        command("user", r"^clear configuration commit (\d+) label$", "_clear_label"),
+        command("user", r"^clear configuration commit oldest (\d+)$", "_clear_oldest"),
+        command("user", r"^delete ", "_delete"),
+        command("user", r"^clock timezone", "_nothing"),
+        command("system", r"^return$", "_return"),
+        command("system", r"^quit$", "_quit"),
+        command("system", r"^commit(?: (trial)(?: (\d+))?)?(?: label (\S+))?(?: description (.+))?$", "_commit_line"),
+        command("system", r"^abort trial(?: session (\d+))?$", "_abort_trial"),
+        command("system", r"^clear configuration candidate$", "_clear_candidate"),
+        command("system", r"^refresh configuration candidate$", "_refresh_candidate"),
+        command("system", r"^load configuration file (\S+) (replace|merge)(?: relative)?$", "_load_line"),
+    ]
 
     def __init__(self, device: Vrp8Device, user: str = "netops"):
-        self.device = device
-        self.user = user
-        self.id = next(self._ids)
-        self.mode = "user"  # user | system
-        self.cursor = device.cursor()
+        super().__init__(device, user)
         self.candidate: Node | None = None
         self.changed = False
-        self.question: Question | None = None
-        self.config_lines = 0
-        self.closed = False
-        self.drop = False  # the server should cut the connection now (fault)
 
-    # --- prompt ---------------------------------------------------------------------------------
-    def prompt(self) -> str:
-        if self.question:
-            return ""
-        host = self.device.sysname
-        if self.mode == "user":
-            return f"<{host}>"
-        mark = "*" if self.changed else "~"
-        return f"[{mark}{host}{self.cursor.view.suffix}]"
+    def _mark(self) -> str:
+        return "*" if self.changed else "~"
 
-    def banner(self) -> str:
-        return "\nInfo: The max number of VTY users is 10, and the number\n      of current VTY users on line is 1.\n"
+    def _display(self, m: re.Match[str]) -> str:
+        return outputs.vrp_display(self, m.string)
 
-    # --- input ----------------------------------------------------------------------------------
-    def handle(self, raw: str) -> str:
-        """One input line -> what the device prints before the next prompt."""
-        dev = self.device
-        dev.tick()
-        with dev.lock:
-            if self.question:
-                q = self.question
-                ans = raw.strip().upper()
-                if ans in ("Y", "YES", "N", "NO", "C", "CANCEL") and ans[0] in q.choices:
-                    self.question = None
-                    return q.answer(ans[0])
-                if q.choices == "YNC":
-                    return "Error: Please choose 'YES', 'NO' or 'CANCEL' first before pressing 'Enter'. [Y/N/C]:"
-                return q.text
-            line = " ".join(raw.split())
-            if not line:
-                return ""
-            return self._dispatch(line, raw)
-
-    def ask(self, text: str, choices: str, answer) -> str:
-        self.question = Question(text, choices, answer)
-        return text
-
-    def _dispatch(self, line: str, raw: str) -> str:
-        low = line.lower()
-        if low.startswith("display ") or low.startswith("dis "):
-            return outputs.vrp_display(self, line)
-        if low.startswith("ping "):
-            text = outputs.ping(self.device, line, "huawei_vrp")
-            return text if text is not None else self._error(line, 1, "wrong")
-        if low.startswith("screen-length") or low.startswith("screen-width"):
-            return "Info: The configuration takes effect on the current user terminal interface only." \
-                if self.mode == "user" else ""
-        if self.mode == "user":
-            return self._user(line)
-        return self._system(line, raw)
-
-    def _error(self, line: str, word: int, kind: str) -> str:
-        col = len(self.prompt()) + caret_column(line, word)
-        return " " * col + "^\n" + ERRORS[kind]
+    def _screen(self, m: re.Match[str]) -> str:
+        return "Info: The configuration takes effect on the current user terminal interface only." \
+            if self.mode == "user" else ""
 
     # --- user view ------------------------------------------------------------------------------
-    def _user(self, line: str) -> str:
-        dev = self.device
-        if line in ("system-view", "sys", "system-view immediately"):
-            if line.endswith("immediately"):
-                return "Error: The immediate mode is not simulated."
-            self.mode = "system"
-            self.cursor.reset()
-            self.config_lines = 0
-            return "Enter system view, return user view with return command."
-        if line in ("quit", "exit"):
-            self.closed = True
-            return ""
-        if line == "return":
-            return ""
-        if line.startswith("save"):
-            return self.ask("Warning: The current configuration will be written to the device. Continue? [Y/N]:",
-                            "YN", lambda a: self._save(a))
-        m = re.match(r"^rollback configuration (?:to (commit-id|label|file) (\S+)|last (\d+))$", line)
-        if m:
-            return self._rollback(m)
-        m = re.match(r"^set configuration commit (\d+) label (\S+)$", line)
-        if m:
-            return self._set_label(m.group(1), m.group(2))
-        m = re.match(r"^clear configuration commit (\d+) label$", line)
-        if m:
-            for c in dev.history:
-                if c.id == m.group(1):
-                    c.label = "-"
-                    return ""
-            return "Error: The commit ID does not exist."
-        m = re.match(r"^clear configuration commit oldest (\d+)$", line)
-        if m:
-            del dev.history[:int(m.group(1))]
-            return ""
-        if line.startswith("delete "):
-            name = flash_name(line.split()[-1])
-            if dev.files.pop(name, None) is None:
-                return "Error: The file does not exist."
-            return f"Info: Deleting file flash:/{name}...succeeded."
-        if line.startswith("clock timezone"):
-            return ""
-        return self._error(line, 0, "unrecognized")
+    def _immediate(self, m: re.Match[str]) -> str:
+        return "Error: The immediate mode is not simulated."
+
+    def _save_question(self, m: re.Match[str]) -> str:
+        return self.ask("Warning: The current configuration will be written to the device. Continue? [Y/N]:",
+                        self._save)
 
     def _save(self, ans: str) -> str:
         if ans == "N":
@@ -316,8 +254,9 @@ class Vrp8Session:
         self.device.write_running("vrpcfg.cfg")
         return "Info: Save the configuration successfully."
 
-    def _set_label(self, cid: str, label: str) -> str:
+    def _set_label(self, m: re.Match[str]) -> str:
         dev = self.device
+        cid, label = m.group(1), m.group(2)
         if problem := _label_problem(label, dev):
             return problem
         for c in dev.history:
@@ -326,30 +265,31 @@ class Vrp8Session:
                 return ""
         return "Error: The commit ID does not exist."
 
+    def _clear_label(self, m: re.Match[str]) -> str:
+        for c in self.device.history:
+            if c.id == m.group(1):
+                c.label = "-"
+                return ""
+        return "Error: The commit ID does not exist."
+
+    def _clear_oldest(self, m: re.Match[str]) -> str:
+        del self.device.history[:int(m.group(1))]
+        return ""
+
+    def _delete(self, m: re.Match[str]) -> str:
+        name = flash_name(m.string.split()[-1])
+        if self.device.files.pop(name, None) is None:
+            return "Error: The file does not exist."
+        return f"Info: Deleting file flash:/{name}...succeeded."
+
     def _rollback(self, m: re.Match[str]) -> str:
+        """``rollback configuration``: the target is found (or refused) now, rolled back on Y."""
         dev = self.device
         if dev.trial:
             return TRIAL_MODE
-        kind, ref, last = m.group(1), m.group(2), m.group(3)
-        target: Node | None = None
-        if last:
-            n = int(last)
-            if n < 1 or n > len(dev.history):
-                return "Error: The number of rollback points is out of range."
-            target = dev.history[-n].before
-        elif kind == "commit-id":
-            target = next((c.after for c in dev.history if c.id == ref), None)
-            if target is None:
-                return "Error: The commit ID does not exist."
-        elif kind == "label":
-            target = next((c.after for c in dev.history if c.label == ref), None)
-            if target is None:
-                return "Error: The label does not exist."
-        else:
-            name = flash_name(ref)
-            if name not in dev.files:
-                return "Error: The file does not exist."
-            target, errors = dev.parse(dev.files[name])
+        target = self._rollback_target(m.group(1), m.group(2), m.group(3))
+        if isinstance(target, str):
+            return target
 
         def go(ans: str, target: Node = target) -> str:
             if ans == "N":
@@ -363,58 +303,71 @@ class Vrp8Session:
                            "Please use 'display configuration commit changes last 1' to view the changes.")
 
         return self.ask("Warning: This operation will revert configuration changes to the previous status. "
-                        "Continue? [Y/N]:", "YN", go)
+                        "Continue? [Y/N]:", go)
+
+    def _rollback_target(self, kind: str, ref: str, last: str) -> Node | str:
+        """The config a rollback goes to (``last N``: before the Nth last commit), or the error."""
+        dev = self.device
+        if last:
+            n = int(last)
+            if n < 1 or n > len(dev.history):
+                return "Error: The number of rollback points is out of range."
+            return dev.history[-n].before
+        if kind == "commit-id":
+            target = next((c.after for c in dev.history if c.id == ref), None)
+            return target if target is not None else "Error: The commit ID does not exist."
+        if kind == "label":
+            target = next((c.after for c in dev.history if c.label == ref), None)
+            return target if target is not None else "Error: The label does not exist."
+        name = flash_name(ref)
+        if name not in dev.files:
+            return "Error: The file does not exist."
+        return dev.parse(dev.files[name])[0]
 
     # --- system view and below ------------------------------------------------------------------
-    def _system(self, line: str, raw: str) -> str:
-        dev = self.device
-        if line in ("return",) or (line == "quit" and len(self.cursor.stack) == 1):
-            return self._leave()
-        if line == "quit":
-            self.cursor.stack.pop()
-            return ""
-        m = re.match(r"^commit(?: (trial)(?: (\d+))?)?(?: label (\S+))?(?: description (.+))?$", line)
-        if m:
-            return self._commit(trial=bool(m.group(1)), seconds=int(m.group(2) or 600),
-                                label=m.group(3) or "", description=m.group(4) or "")
-        if line in ("abort trial", "abort trial session " + str(self.id)):
-            if not dev.trial:
-                return "Error: The system is not in trial configuration mode."
-            if dev.trial.session != self.id:
-                return "Error: The trial configuration was started by another session."
-
-            def abort(ans: str) -> str:
-                if ans == "N":
-                    return ""
-                dev.end_trial(confirmed=False, why="aborted")
-                return "Info: The trial configuration rollback succeeded."
-            return self.ask("Warning: The trial configuration will be rolled back. Continue? [Y/N]:", "YN", abort)
-        if line == "clear configuration candidate":
-            self.candidate = None
-            self.changed = False
-            return ""
-        if line == "refresh configuration candidate":
-            if self.candidate is not None:
-                mine = diff_trees(dev.running, self.candidate)
-                self.candidate = copy.deepcopy(dev.running)
-                self.changed = bool(mine)
-            return ""
-        m = re.match(r"^load configuration file (\S+) (replace|merge)(?: relative)?$", line)
-        if m:
-            return self._load_file(flash_name(m.group(1)), m.group(2))
-        # a configuration line
-        self.config_lines += 1
-        if dev.faults.reject_line and self.config_lines == dev.faults.reject_line:
-            return self._error(line, 0, "unrecognized")
+    def _apply(self, raw: str) -> Verdict:
+        """A configuration line edits this session's candidate (a copy of running until commit)."""
         if self.candidate is None:
-            self.candidate = copy.deepcopy(dev.running)
+            self.candidate = self.device.snapshot()
         verdict, changed = self.cursor.apply(self.candidate, raw)
-        if not verdict.ok:
-            return self._error(line, verdict.pos, verdict.kind)
-        self.changed = self.changed or changed
+        if verdict.ok:
+            self.changed = self.changed or changed
+        return verdict
+
+    def _abort_trial(self, m: re.Match[str]) -> str | None:
+        if m.group(1) is not None and m.group(1) != str(self.id):
+            return None  # another session's number: not a command of this session
+        dev = self.device
+        if not dev.trial:
+            return "Error: The system is not in trial configuration mode."
+        if dev.trial.session != self.id:
+            return "Error: The trial configuration was started by another session."
+
+        def abort(ans: str) -> str:
+            if ans == "N":
+                return ""
+            dev.end_trial(confirmed=False, why="aborted")
+            return "Info: The trial configuration rollback succeeded."
+        return self.ask("Warning: The trial configuration will be rolled back. Continue? [Y/N]:", abort)
+
+    def _clear_candidate(self, m: re.Match[str]) -> str:
+        self.candidate = None
+        self.changed = False
         return ""
 
+    def _refresh_candidate(self, m: re.Match[str]) -> str:
+        dev = self.device
+        if self.candidate is not None:
+            mine = diff_trees(dev.running, self.candidate)
+            self.candidate = dev.snapshot()
+            self.changed = bool(mine)
+        return ""
+
+    def _load_line(self, m: re.Match[str]) -> str:
+        return self._load_file(flash_name(m.group(1)), m.group(2))
+
     def _leave(self) -> str:
+        """``return`` (or ``quit`` from the system view) asks first when the candidate has changes."""
         if not self.changed:
             self._to_user()
             return ""
@@ -433,13 +386,14 @@ class Vrp8Session:
             return out
 
         return self.ask("Warning: Uncommitted configurations found, commit them before exiting? " + YNC,
-                        "YNC", answer)
+                        answer, "YNC", again=YNC_AGAIN)
 
-    def _to_user(self) -> None:
-        self.mode = "user"
-        self.cursor.reset()
+    def _commit_line(self, m: re.Match[str]) -> str:
+        return self._commit(trial=bool(m.group(1)), seconds=int(m.group(2) or 600),
+                            label=m.group(3) or "", description=m.group(4) or "")
 
-    def _commit(self, trial: bool, seconds: int, label: str, description: str) -> str:
+    def _commit_problem(self, trial: bool, seconds: int, label: str, description: str) -> str:
+        """Why a commit is refused before anything changes ("" when it may go ahead)."""
         dev = self.device
         if dev.faults.fail_commit:
             return "Error: Failed to commit the configuration. The system is busy."
@@ -451,6 +405,14 @@ class Vrp8Session:
             return problem
         if description and len(description) > 60:
             return "Error: The description is too long."
+        return ""
+
+    def _commit(self, trial: bool, seconds: int, label: str, description: str) -> str:
+        """``commit [trial N] [label L] [description D]``: the candidate becomes running (a rollback
+        point); a trial reverts unless this session commits again within N seconds."""
+        if problem := self._commit_problem(trial, seconds, label, description):
+            return problem
+        dev = self.device
         out = []
         if self.changed and self.candidate is not None:
             before = dev.running
@@ -481,6 +443,7 @@ class Vrp8Session:
         return "\n".join(out)
 
     def _load_file(self, name: str, how: str) -> str:
+        """``load configuration file F replace|merge`` into the candidate, all or nothing."""
         dev = self.device
         if name not in dev.files:
             return "Error: The file does not exist."
@@ -496,7 +459,7 @@ class Vrp8Session:
             self.candidate = tree
         else:
             if self.candidate is None:
-                self.candidate = copy.deepcopy(dev.running)
+                self.candidate = dev.snapshot()
             _merge(self.candidate, tree)
         self.changed = bool(diff_trees(dev.running, self.candidate))
         return "Info: The configuration file was loaded successfully."

@@ -13,7 +13,7 @@ from egov.render.engine import Renderer
 from egov.render.secrets import placeholders
 from egov.sim.comware7 import ComwareDevice, ComwareSession
 from egov.sim.fabric import Fabric
-from egov.sim.model import SimClock
+from egov.sim.model import Session, SimClock, command
 from egov.sim.vrp8 import Vrp8Device, Vrp8Session
 from egov.topology.validate import build_plan
 
@@ -224,6 +224,68 @@ def test_comware_replace_file_and_diff():
     assert s.handle("configuration replace file flash:/cand.cfg").endswith("[Y/N]:")
     assert "Succeeded in replacing" in s.handle("n")
     assert s.handle("display diff current-configuration configfile flash:/cand.cfg") == ""
+
+
+VENDORS = [pytest.param(Vrp8Device, Vrp8Session, "GigabitEthernet0/1/1", id="vrp8"),
+           pytest.param(ComwareDevice, ComwareSession, "GigabitEthernet1/0/1", id="comware")]
+
+
+def test_each_vendor_numbers_its_own_sessions():
+    """``abort trial session N`` names a VRP8 session: Comware sessions opened meanwhile do not count."""
+    first = Vrp8Session(Vrp8Device("r1"))
+    ComwareSession(ComwareDevice("c1"))
+    assert Vrp8Session(first.device).id == first.id + 1
+
+
+@pytest.mark.parametrize("dev_cls,sess_cls,port", VENDORS)
+def test_a_question_waits_for_one_of_its_answers(dev_cls, sess_cls, port):
+    s = sess_cls(dev_cls("r1"))
+    question = s.handle("save")
+    assert question.endswith("[Y/N]:") and s.prompt() == ""
+    assert s.handle("maybe") == question
+    assert s.handle("c") == question  # cancel is not offered by a Y/N question
+    assert s.handle("n") == "" and s.prompt() == "<r1>"
+
+
+@pytest.mark.parametrize("dev_cls,sess_cls,port", VENDORS)
+def test_reject_line_counts_configuration_lines_since_system_view(dev_cls, sess_cls, port):
+    dev = dev_cls("r1")
+    dev.faults.reject_line = 2
+    s = sess_cls(dev)
+    s.handle("system-view")
+    assert not s.handle("display this").endswith("position.")  # a command, not a configuration line
+    assert s.handle(f"interface {port}") == ""
+    assert s.handle("description a").endswith("Unrecognized command found at '^' position.")
+    assert s.handle("description b") == ""
+
+
+@pytest.mark.parametrize("dev_cls,sess_cls,port", VENDORS)
+def test_reject_line_spares_the_files_the_device_wrote(dev_cls, sess_cls, port):
+    dev = dev_cls("r1")
+    s = sess_cls(dev)
+    s.handle("save")
+    s.handle("y")
+    (saved,) = dev.files
+    dev.files["uploaded.cfg"] = dev.files[saved]
+    dev.faults.reject_line = 1
+    assert dev.read_file(saved)[1] == []
+    assert [(line, why) for _, line, why in dev.read_file("uploaded.cfg")[1]] == [
+        ("sysname r1", "Unrecognized command (fault reject-line)")]
+
+
+def test_comware_commit_delay_below_the_system_view_is_a_configuration_line():
+    """The command table passes it on, so the grammar refuses it there, as the device does."""
+    dev = ComwareDevice("c1")
+    s = ComwareSession(dev)
+    s.handle("system-view")
+    s.handle("interface GigabitEthernet1/0/1")
+    assert s.handle("configuration commit delay 2").endswith(" % Unrecognized command found at '^' position.")
+    assert dev.delay is None
+
+
+def test_a_command_table_must_name_methods():
+    with pytest.raises(TypeError, match="_nope"):
+        type("Broken", (Session,), {"COMMANDS": [command("any", r"^x", "_nope")]})
 
 
 def test_adjacencies_come_from_both_ends(shaanxi):

@@ -22,7 +22,7 @@ from egov.change.contract import (
     one_of,
     result,
 )
-from egov.change.mask import mask
+from egov.change.mask import MASK, mask, unmask
 from egov.change.verify import Report, validate
 from egov.platforms import PLATFORMS
 
@@ -121,11 +121,29 @@ def _verify(drv: Any, req: DeviceRequest) -> DeviceResult:
     return _with_checks(result(host, "ok", msg), rep)
 
 
+def _unmasked(drv: Any, req: DeviceRequest, config: str) -> tuple[str, DeviceResult | None]:
+    """A restore's backup with its masked secrets filled from the device's running config (backups
+    never hold secrets: <masked> must never reach a device); a line that cannot be filled refuses
+    the restore (nothing was changed)."""
+    if req.action != "rollback" or MASK not in config:
+        return config, None
+    config, missing = unmask(config, drv.get_config(retrieve="running")["running"])
+    if not missing:
+        return config, None
+    lines = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
+    return "", result(req.target.host, "failed", f"not restored: backup line(s) {lines} hold a masked secret the "
+                                                  "device no longer has; restore those lines by hand or apply the "
+                                                  "plan (it renders the secrets)")
+
+
 def _load(drv: Any, req: DeviceRequest) -> tuple[str, DeviceResult | None]:
     """Load the candidate and diff it; a refusal is a result (nothing was changed)."""
     config = req.config_text()
     if config is None:
         raise ValueError(f"{req.action} needs a configuration")
+    config, refused = _unmasked(drv, req, config)
+    if refused:
+        return "", refused
     try:
         drv.load_replace_candidate(config=config)
     except Exception as exc:  # noqa: BLE001 - device refuses the candidate: nothing was changed

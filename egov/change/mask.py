@@ -1,4 +1,5 @@
-"""Mask secrets in configurations before they are stored or shown (backups, diffs, logs).
+"""Mask secrets in configurations before they are stored or shown (backups, diffs, logs), and fill
+them back in from the device when a backup is restored.
 
 The patterns are the platforms' own (``Platform.masks`` in egov/platforms.py); all of them apply to
 every text, since a backup's platform is not always known to the reader.
@@ -13,6 +14,8 @@ from egov.platforms import PLATFORMS
 MASK = "<masked>"
 
 _PATTERNS = [re.compile(p, re.M) for p in dict.fromkeys(p for pl in PLATFORMS.values() for p in pl.masks)]
+#: what a mask stands for inside a line: one token, or a quoted string (Junos)
+_VALUE = r'("[^"]*"|\S+)'
 
 
 def mask(text: str, known: list[str] | tuple[str, ...] = ()) -> str:
@@ -25,3 +28,56 @@ def mask(text: str, known: list[str] | tuple[str, ...] = ()) -> str:
         else:
             text = pat.sub(lambda m: f"{m.group(1)}{MASK}", text)
     return text
+
+
+def _in_views(text: str) -> dict[tuple[str, str], str]:
+    """{(enclosing view line, line): line} for every line (stripped): a view is the nearest line above
+    that is indented less, which is how VRP, Comware, FRR and IOS nest their configs."""
+    out: dict[tuple[str, str], str] = {}
+    stack: list[tuple[int, str]] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        indent = len(raw) - len(raw.lstrip())
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        out.setdefault((stack[-1][1] if stack else "", line), line)
+        stack.append((indent, line))
+    return out
+
+
+def unmask(text: str, running: str) -> tuple[str, list[int]]:
+    """``text`` (a masked backup) with each <masked> filled from the same line, in the same view, of
+    the device's ``running`` config; and the numbers of the lines it could not fill.
+
+    A backup never holds a secret (mask() took it out before it was stored), so restoring one must
+    not send <masked> to a device: the secret the device holds now is the only one there is. A line
+    whose counterpart is gone (the change removed that user, say) cannot be filled; the caller
+    refuses the restore rather than guess."""
+    if MASK not in text:
+        return text, []
+    have = _in_views(running)
+    out: list[str] = []
+    missing: list[int] = []
+    stack: list[tuple[int, str]] = []
+    for no, raw in enumerate(text.splitlines(keepends=True), 1):
+        body = raw.rstrip("\r\n")
+        line = body.strip()
+        indent = len(body) - len(body.lstrip())
+        while line and stack and stack[-1][0] >= indent:
+            stack.pop()
+        view = stack[-1][1] if stack else ""
+        if MASK in line:
+            rx = re.compile("^" + _VALUE.join(re.escape(p) for p in line.split(MASK)) + "$")
+            found = next((m for (v, cand) in have if v == view for m in [rx.match(cand)] if m), None)
+            if found is None:
+                missing.append(no)
+            else:
+                for value in found.groups():
+                    body = body.replace(MASK, value, 1)
+                raw = body + raw[len(raw.rstrip("\r\n")):]
+        out.append(raw)
+        if line:
+            stack.append((indent, line))
+    return "".join(out), missing

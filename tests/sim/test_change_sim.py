@@ -77,7 +77,7 @@ def test_rollout_with_one_failing_device_per_wave(sim, env, state_dir):
     refuses its candidate (nothing committed), the Comware one fails its confirmation and is put back."""
     _fault(env, "sn-xa-b", "reject-line", "3")
     _fault(env, "sn-xa-x01-t002", "fail-commit")
-    r = _change(env, "apply", "--yes", "--batch", "2", "--failure-budget", "1")
+    r = _change(env, "apply", "--yes", "--batch", "2", "--failure-budget", "1", "--engine", "ansible")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "rollout stopped" not in r.stdout
     last = Journal(state_dir / "journal.sqlite").last_change("apply")
@@ -112,6 +112,7 @@ def test_over_the_budget_the_batch_is_rolled_back_and_resume_finishes(sim, env, 
     and t003/t004 are not touched. With the fault cleared, --resume finishes the rollout."""
     _fault(env, "sn-xa-b", "clear")
     _drift(sim, "sn-xa-x01-t001", "GigabitEthernet1/0/1", "drifted-by-hand")
+    before = _running(sim, "sn-xa-x01-t001")
     r = _change(env, "apply", "--yes", "--batch", "2", "--canary", "0")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "wave township: 1 failure(s) over the budget of 0; rollout stopped" in r.stdout
@@ -121,7 +122,12 @@ def test_over_the_budget_the_batch_is_rolled_back_and_resume_finishes(sim, env, 
     assert by["sn-xa-b"]["status"] == "changed" and by["sn-xa-x01-t002"]["status"] == "failed"
     assert by["sn-xa-x01-t001"]["error"] == "rolled back: its batch failed"
     assert last["summary"]["rolled_back"] == ["sn-xa-x01-t001"]
-    assert "description drifted-by-hand" in _running(sim, "sn-xa-x01-t001")
+    # back exactly as it was: the backup's masked secrets (local user, SNMPv3 keys) came from the
+    # device, never "<masked>"
+    assert "<masked>" in (state_dir / "backups" / "sn-xa-x01-t001.cfg").read_text()
+    after = _running(sim, "sn-xa-x01-t001")
+    assert "description drifted-by-hand" in after and "<masked>" not in after
+    assert after == before
 
     _fault(env, "sn-xa-x01-t002", "clear")
     r = _change(env, "apply", "--yes", "--batch", "2", "--resume")

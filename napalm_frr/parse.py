@@ -136,6 +136,20 @@ def check_errors(output: str) -> list[str]:
     return errs
 
 
+def reload_errors(output: str) -> list[str]:
+    """frr-reload.py's complaints about a candidate: it logs ``vtysh (mark file) exited with status N:``
+    followed by vtysh's stderr as a Python bytes literal (``b'line 5: % Unknown command: ...\\n'``);
+    unwrapped here into the ``line N: %`` lines ``check_errors`` knows."""
+    text = output.replace("\\n", "\n")
+    lines = []
+    for line in text.splitlines():
+        s = line.strip()
+        if s[:2] in ("b'", 'b"'):
+            s = s[2:]
+        lines.append(s.rstrip("'\""))
+    return check_errors("\n".join(lines))
+
+
 # --- show commands ---------------------------------------------------------------------------------
 
 _ISIS_NEIGH = re.compile(r"^\s+(?P<sys>\S+)\s+(?P<ifname>\S+)\s+(?P<level>\d)\s+(?P<state>\S+)"

@@ -214,3 +214,13 @@ def test_users_from_the_users_report():
                    "netops": {"level": 15, "password": "", "sshkeys": ["ssh-ed25519 AAAAC3 netops@lab"]},
                    "guest": {"level": 1, "password": "", "sshkeys": []}}
     assert all(test_model(models.UsersDict, u) for u in got.values())
+
+
+def test_reload_errors_unwraps_frr_reloads_bytes_literal():
+    """frr-reload.py --test on a candidate vtysh refuses (FRR 8.4, recorded in the lab): the complaint
+    arrives inside a logged Python bytes literal."""
+    out = ("2026-11-29 11:40:47,491 \x1b[91m  ERROR\x1b[0m: vtysh failed to process new configuration: "
+           "vtysh (mark file) exited with status 2:\n"
+           "b'line 108: % Unknown command:  isis metrc 5\\n'\n")
+    assert parse.reload_errors(out) == ["line 108: % Unknown command:  isis metrc 5"]
+    assert parse.reload_errors("2026-11-29 INFO: Loading Config object from file x\n") == []

@@ -49,16 +49,18 @@ from egov.render.engine import Renderer
 from egov.render.secrets import Secrets
 from egov.topology.validate import Plan
 
-__all__ = ["FORKS", "NETMIKO_ONLY", "Change", "Endpoint", "Outcome", "accepted_checks", "network_endpoints",
+__all__ = ["ENGINES", "FORKS", "NETMIKO_ONLY", "Change", "Endpoint", "Outcome", "accepted_checks", "network_endpoints",
            "rollout"]
 
 #: platforms without a transactional NAPALM driver (from egov.platforms): backup and show only
 NETMIKO_ONLY = frozenset(n for n, p in PLATFORMS.items() if p.transport == "netmiko")
 #: devices worked on at once (thread pool size, ansible forks) unless --forks says otherwise
 FORKS = 20
-#: where each action runs: read-only work in-process, commits through the playbook
-Engine = Literal["auto", "threads", "ansible"]
-_IN_PROCESS = ("backup", "plan", "verify", "show")
+#: where device work runs: this process's thread pool (the default: one interpreter, NAPALM drivers
+#: called directly), or ansible-runner and playbooks/device.yml (the same device code as module
+#: ``egov_device``, one Python process per host: about 2.5 CPU-s a device, docs/change.md)
+Engine = Literal["threads", "ansible"]
+ENGINES: tuple[str, ...] = ("threads", "ansible")
 
 
 def network_endpoints(plan: Plan) -> dict[str, Endpoint]:
@@ -134,14 +136,14 @@ def _as_backup(host: str, read: DeviceResult | None) -> DeviceResult:
 class Change:
     """One change run over the routers of a plan.
 
-    ``forks``: devices worked on at once; ``engine``: "auto" runs backup, plan and verify in a thread
-    pool here and apply and rollback through ansible-runner; "threads" or "ansible" force one."""
+    ``forks``: devices worked on at once; ``engine``: "threads" (this process's thread pool) or
+    "ansible" (ansible-runner over playbooks/device.yml, for every action)."""
 
     def __init__(self, plan: Plan, endpoints: dict[str, Endpoint], secrets: Secrets, *,
                  journal: Journal | None = None, store: BackupStore | None = None, revert_in: int = REVERT_IN,
-                 verify_wait: float = VERIFY_WAIT, forks: int = FORKS, engine: Engine = "auto",
+                 verify_wait: float = VERIFY_WAIT, forks: int = FORKS, engine: Engine = "threads",
                  progress: Callable[[str, int, int], None] | None = None):
-        one_of("engine", engine, ("auto", "threads", "ansible"))
+        one_of("engine", engine, ENGINES)
         if forks < 1:
             raise ValueError(f"forks must be at least 1, not {forks}")
         self.plan = plan
@@ -156,6 +158,7 @@ class Change:
         self.progress = progress or (lambda _w, _i, _n: None)
         self.state_dir = self.journal.path.parent
         self.render_dir = self.state_dir / "render" / plan.loaded.profile.name
+        self._renderer: Renderer | None = None
 
     # --- helpers --------------------------------------------------------------------------------
     def hosts(self, limit: str | None) -> list[str]:
@@ -174,7 +177,9 @@ class Change:
         from egov.render.engine import write_tree
 
         nodes = self.plan.topology.nodes
-        rendered = Renderer(self.plan, self.secrets).render([nodes[h] for h in hosts]).files  # forks when large
+        if self._renderer is None:  # compiled templates and contexts, kept for this run's later renders
+            self._renderer = Renderer(self.plan, self.secrets)
+        rendered = self._renderer.render([nodes[h] for h in hosts]).files  # forks when large
         write_tree(self.render_dir, {f"{h}.cfg": rendered[f"{h}.cfg"] for h in hosts}, secret=True)
         return self.render_dir
 
@@ -186,18 +191,13 @@ class Change:
                              pending_store=str(self.journal.pending_path), secrets=self.secrets.values(),
                              **fields)
 
-    def _engine(self, action: str) -> str:
-        if self.engine != "auto":
-            return self.engine
-        return "threads" if action in _IN_PROCESS else "ansible"
-
     def run_devices(self, action: str, change_id: str, requests: dict[str, DeviceRequest]
                     ) -> dict[str, DeviceResult]:
         """Carry out one request per host, ``forks`` at a time; a result for every host."""
         one_of("device action", action, tuple(_ACTION_NAMES))
         if not requests:
             return {}
-        if self._engine(action) == "threads":
+        if self.engine == "threads":
             return self._run_threads(action, requests)
         return self._run_ansible(action, change_id, requests)
 

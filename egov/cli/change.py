@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from egov.change.contract import REVERT_IN
-from egov.change.runner import FORKS
+from egov.change.runner import ENGINES, FORKS
 from egov.cli.common import checked_plan, err, out, say
 from egov.errors import EgovError
 
@@ -23,6 +23,15 @@ LabOpt = Annotated[bool, typer.Option("--lab", help="Target the running `egov la
 SimOpt = Annotated[bool, typer.Option("--sim", help="Target the routers the running `egov sim` serves; "
                                                     "the others are reported as skipped.")]
 ForksOpt = Annotated[int, typer.Option("--forks", min=1, help="Devices worked on at once (thread pool / ansible forks).")]
+EngineOpt = Annotated[str, typer.Option(
+    "--engine", help="Where device work runs: threads (this process's thread pool, the default) or ansible "
+                     "(ansible-runner over playbooks/device.yml, one Python process per device: about 2.5 CPU-s "
+                     "a device; docs/change.md).")]
+
+
+def _check_engine(where: str, engine: str) -> None:
+    if engine not in ENGINES:
+        raise EgovError.one(where, "--engine", f"unknown engine {engine!r}", "use " + " or ".join(ENGINES))
 AcceptOpt = Annotated[Optional[str], typer.Option(
     "--accept-unchecked", metavar="CHECKS",
     help="Post-checks (interfaces, isis, bfd, ping; comma separated) to accept as not run where a driver has "
@@ -164,10 +173,7 @@ def apply_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False, 
                                                           help="Failures tolerated per wave.")] = 0,
               revert_in: Annotated[int, typer.Option("--revert-in", help="Commit-confirm timer, seconds.")] = REVERT_IN,
               forks: ForksOpt = FORKS,
-              engine: Annotated[str, typer.Option(
-                  "--engine", help="Where commits run: auto (through ansible-runner and playbooks/device.yml), "
-                                   "threads (this process's thread pool: no ansible start-up or per-host "
-                                   "interpreter; see docs/change.md) or ansible (everything).")] = "auto",
+              engine: EngineOpt = "threads",
               resume: Annotated[bool, typer.Option("--resume", help="Continue the last unfinished apply.")] = False,
               accept_unchecked: AcceptOpt = None,
               yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (required without a terminal).")]
@@ -176,8 +182,7 @@ def apply_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False, 
     from egov.change.runner import accepted_checks
 
     accept = accepted_checks(accept_unchecked)
-    if engine not in ("auto", "threads", "ansible"):
-        raise EgovError.one("egov change apply", "--engine", f"unknown engine {engine!r}", "use auto, threads or ansible")
+    _check_engine("egov change apply", engine)
     if not yes and not sys.stdin.isatty():  # fail before touching anything
         raise EgovError.one("egov change apply", "--yes", "no terminal to confirm the apply", "pass --yes to proceed")
     with _bar() as bar:
@@ -232,14 +237,15 @@ def backup_cmd(profile: ProfileOpt, limit: LimitOpt = None, lab: LabOpt = False,
 
 @change_app.command("rollback")
 def rollback_cmd(profile: ProfileOpt, to: Annotated[str, typer.Option("--to", help="Backup commit (git ref).")],
-                 limit: LimitOpt = None, lab: LabOpt = False, sim: SimOpt = False,
-                 yes: Annotated[bool, typer.Option("--yes", "-y")] = False) -> None:
+                 limit: LimitOpt = None, lab: LabOpt = False, sim: SimOpt = False, forks: ForksOpt = FORKS,
+                 engine: EngineOpt = "threads", yes: Annotated[bool, typer.Option("--yes", "-y")] = False) -> None:
     """Restore devices to a named backup (commit-confirm)."""
+    _check_engine("egov change rollback", engine)
     if not yes and not sys.stdin.isatty():
         raise EgovError.one("egov change rollback", "--yes", "no terminal to confirm the rollback",
                             "pass --yes to proceed")
     with _bar() as bar:
-        ch = _setup(profile, lab, bar, sim)
+        ch = _setup(profile, lab, bar, sim, forks=forks, engine=engine)
         hosts = _hosts(ch, limit, sim)
         bar.stop()
         _confirm(yes, f"rollback of {len(hosts)} device(s) to {to}")

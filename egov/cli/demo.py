@@ -241,11 +241,10 @@ def _change(run: DemoRun, plan: Any) -> dict[str, Any]:
     doc: dict[str, Any] = {}
 
     def _setup(_profile: str, lab: bool) -> Any:
-        """The change pipeline on the lab, quiet (the demo reports each stage itself), committing from
-        the thread pool: the same device contract as the playbook, without ansible-runner's start-up
-        per batch (docs/change.md: the engine that fits a province in the 15-minute budget)."""
+        """The change pipeline on the lab, quiet (the demo reports each stage itself), with the default
+        engine (the thread pool: docs/change.md)."""
         eps, secrets = _endpoints(plan, lab)
-        return Change(plan, eps, secrets, engine="threads")
+        return Change(plan, eps, secrets)
 
     def apply() -> tuple[Any, str, bool]:
         ch = _setup(plan.loaded.profile.name, True)

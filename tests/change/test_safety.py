@@ -412,4 +412,4 @@ def test_unknown_engine_is_refused_in_one_line():
     r = egov("change", "apply", "--profile", "lab", "--engine", "bogus", "--yes")
     assert r.returncode == 1
     assert r.stderr.strip() == ("egov change apply: --engine: unknown engine 'bogus'; "
-                                "fix: use auto, threads or ansible")
+                                "fix: use threads or ansible")

@@ -69,7 +69,7 @@ def _diff_empty(state, host: str, config_file: str) -> bool:
 
 
 def test_apply_brings_bare_routers_to_the_plan(bare_lab, env, state_dir):
-    r = egov("change", "apply", "--profile", "lab", "--lab", "--yes", "--batch", "4", env=env)
+    r = egov("change", "apply", "--profile", "lab", "--lab", "--yes", "--batch", "4", "--engine", "ansible", env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "changed=15" in r.stdout and "failed=0" in r.stdout and "unreachable=0" in r.stdout
     plan = build_plan("lab")
@@ -485,7 +485,7 @@ state, host = Path(sys.argv[1]), sys.argv[2]
 plan = build_plan("lab")
 eps, secrets = lab_endpoints(plan)
 ch = Change(plan, eps, secrets, journal=Journal(state / "journal.sqlite"), store=BackupStore(state / "backups"),
-            revert_in=12, verify_wait=120)
+            revert_in=12, verify_wait=120, engine="ansible")
 real_render = ch.render
 
 def render(hosts):  # a shut interface: the post-check keeps waiting for its adjacency

@@ -58,7 +58,7 @@ NETMIKO_ONLY = frozenset(n for n, p in PLATFORMS.items() if p.transport == "netm
 FORKS = 20
 #: where device work runs: this process's thread pool (the default: one interpreter, NAPALM drivers
 #: called directly), or ansible-runner and playbooks/device.yml (the same device code as module
-#: ``egov_device``, one Python process per host: about 2.5 CPU-s a device, docs/change.md)
+#: ``egov_device``, one Python process per host: about 4 CPU-s a device, docs/change.md)
 Engine = Literal["threads", "ansible"]
 ENGINES: tuple[str, ...] = ("threads", "ansible")
 

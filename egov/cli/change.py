@@ -25,7 +25,7 @@ SimOpt = Annotated[bool, typer.Option("--sim", help="Target the routers the runn
 ForksOpt = Annotated[int, typer.Option("--forks", min=1, help="Devices worked on at once (thread pool / ansible forks).")]
 EngineOpt = Annotated[str, typer.Option(
     "--engine", help="Where device work runs: threads (this process's thread pool, the default) or ansible "
-                     "(ansible-runner over playbooks/device.yml, one Python process per device: about 2.5 CPU-s "
+                     "(ansible-runner over playbooks/device.yml, one Python process per device: about 4 CPU-s "
                      "a device; docs/change.md).")]
 
 

@@ -206,9 +206,12 @@ def ping_result(text: str, count: int) -> dict[str, Any]:
 
 #: what a login can end at: a prompt, or one of the questions VRP and Comware ask before the first prompt
 _LOGIN_END = (r"(?:<[^<>\r\n]+>|\[[~*]?[^\[\]\r\n]+\]|Change now\?.*|Please choose.*|"
-              r"Press Y or ENTER to continue, N to exit\.?)\s*$")
-_LOGIN_ANSWERS = ((re.compile(r"Change now\?|Please choose"), "N"),  # keep the password (a change is not ours)
-                  (re.compile(r"to continue, N to exit"), "Y"))       # Comware's login banner question
+              r"Press Y or ENTER to continue, N to exit\.?|\[[Yy]/[Nn]\]:?)\s*$")
+_LOGIN_ANSWERS = (
+    (re.compile(r"Change now\?|Please choose"), "N"),  # keep the password: changing it is not this tool's call
+    (re.compile(r"to continue, N to exit"), "Y"),       # Comware's login banner question
+    (re.compile(r"(?i)security risks.*\[y/n\]"), "N"),  # VRP: "save the configuration now?": not a change of ours
+)
 
 
 class QuickSession:

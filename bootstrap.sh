@@ -13,6 +13,7 @@ APT_PACKAGES=(
   openssh-server                 # per-router management SSH
   iproute2 nftables iperf3 socat netcat-openbsd iputils-ping fping
   git                            # the versioned backup store of running configs
+  openssl                        # tests cross-check the Junos sha512-crypt hash with openssl passwd -6
   chromium                       # tests open the offline SLA report (headless screenshot)
   prometheus                     # promtool checks and unit-tests exporters/rules; the lab test's Prometheus
   prometheus-snmp-exporter       # the reference SNMP poller bench/poll.py measures egov's against

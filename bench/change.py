@@ -15,6 +15,7 @@ CPU as one lab router alone; the controller's measured CPU per device over this 
 other bound). Root only; takes the lab down at the end.
 
     .venv/bin/python bench/change.py [--forks 20] [--batch 5]
+    .venv/bin/python bench/change.py --sim [--sizes 100,500,all] [--concurrency 15]   (bench/change_sim.py)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import argparse
 import math
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -249,4 +251,11 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if "--sim" in sys.argv[1:]:  # the simulated VRP8/Comware province: bench/change_sim.py, same options
+        sys.argv.remove("--sim")
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from change_sim import main as sim_main
+
+        sim_main()
+    else:
+        main()

@@ -30,10 +30,10 @@ def mask(text: str, known: list[str] | tuple[str, ...] = ()) -> str:
     return text
 
 
-def _in_views(text: str) -> dict[tuple[str, str], str]:
-    """{(enclosing view line, line): line} for every line (stripped): a view is the nearest line above
-    that is indented less, which is how VRP, Comware, FRR and IOS nest their configs."""
-    out: dict[tuple[str, str], str] = {}
+def _views(text: str) -> dict[tuple[str, ...], list[str]]:
+    """{chain of enclosing view lines: its lines (stripped)}: a line's views are the lines above it that
+    are indented less, nearest last, which is how VRP, Comware, FRR, IOS and Junos nest their configs."""
+    out: dict[tuple[str, ...], list[str]] = {}
     stack: list[tuple[int, str]] = []
     for raw in text.splitlines():
         line = raw.strip()
@@ -42,22 +42,22 @@ def _in_views(text: str) -> dict[tuple[str, str], str]:
         indent = len(raw) - len(raw.lstrip())
         while stack and stack[-1][0] >= indent:
             stack.pop()
-        out.setdefault((stack[-1][1] if stack else "", line), line)
+        out.setdefault(tuple(v for _, v in stack), []).append(line)
         stack.append((indent, line))
     return out
 
 
 def unmask(text: str, running: str) -> tuple[str, list[int]]:
-    """``text`` (a masked backup) with each <masked> filled from the same line, in the same view, of
-    the device's ``running`` config; and the numbers of the lines it could not fill.
+    """``text`` (a masked backup) with each <masked> filled from the same line, under the same chain of
+    views, of the device's ``running`` config; and the numbers of the lines it could not fill.
 
     A backup never holds a secret (mask() took it out before it was stored), so restoring one must
     not send <masked> to a device: the secret the device holds now is the only one there is. A line
-    whose counterpart is gone (the change removed that user, say) cannot be filled; the caller
-    refuses the restore rather than guess."""
+    whose counterpart is gone (the change removed that user, say), or that matches more than one line
+    with different secrets, cannot be filled; the caller refuses the restore rather than guess."""
     if MASK not in text:
         return text, []
-    have = _in_views(running)
+    have = _views(running)
     out: list[str] = []
     missing: list[int] = []
     stack: list[tuple[int, str]] = []
@@ -67,14 +67,13 @@ def unmask(text: str, running: str) -> tuple[str, list[int]]:
         indent = len(body) - len(body.lstrip())
         while line and stack and stack[-1][0] >= indent:
             stack.pop()
-        view = stack[-1][1] if stack else ""
         if MASK in line:
             rx = re.compile("^" + _VALUE.join(re.escape(p) for p in line.split(MASK)) + "$")
-            found = next((m for (v, cand) in have if v == view for m in [rx.match(cand)] if m), None)
-            if found is None:
+            found = {m.groups() for cand in have.get(tuple(v for _, v in stack), []) for m in [rx.match(cand)] if m}
+            if len(found) != 1:
                 missing.append(no)
             else:
-                for value in found.groups():
+                for value in found.pop():
                     body = body.replace(MASK, value, 1)
                 raw = body + raw[len(raw.rstrip("\r\n")):]
         out.append(raw)

@@ -23,6 +23,11 @@ return
 """
 JUNOS = """system {
     login {
+        user admin {
+            authentication {
+                encrypted-password "$6$admin$hash";
+            }
+        }
         user netops {
             authentication {
                 encrypted-password "$6$abc$def";
@@ -108,3 +113,25 @@ def test_a_rollback_that_cannot_fill_a_secret_changes_nothing(monkeypatch):
     assert res["status"] == "failed"
     assert res["msg"].startswith("not restored: backup line(s) 6 hold a masked secret")
     assert d.loaded == "" and d.calls == []
+
+
+def test_each_junos_user_keeps_its_own_hash_and_a_removed_user_is_not_given_anothers():
+    """Both users' hashes sit under ``authentication {``: the whole chain of views tells them apart."""
+    filled, missing = unmask(mask(JUNOS), JUNOS)
+    assert missing == [] and filled == JUNOS
+    admin = JUNOS.index("        user admin {")
+    gone = JUNOS[:admin] + JUNOS[JUNOS.index("        user netops {"):]
+    filled, missing = unmask(mask(JUNOS), gone)
+    assert missing == [5]
+    assert '"$6$abc$def"' in filled and "$6$admin$hash" not in filled
+
+
+def test_one_line_matching_two_secrets_is_refused():
+    """Two OSPF processes' area keys under their own chains are told apart; the same line twice under
+    one chain with different secrets would be a guess: refused."""
+    running = ("ospf 1\n area 0.0.0.0\n  authentication-mode md5 1 cipher %^%#K1%^%#\n"
+               "ospf 2\n area 0.0.0.0\n  authentication-mode md5 1 cipher %^%#K2%^%#\n")
+    assert unmask(mask(running), running) == (running, [])
+    flat = " authentication-mode md5 1 cipher %^%#K1%^%#\n authentication-mode md5 1 cipher %^%#K2%^%#\n"
+    _, missing = unmask(" authentication-mode md5 1 cipher <masked>\n", flat)
+    assert missing == [1]

@@ -55,14 +55,19 @@ MASKS: dict[str, tuple[str, ...]] = {
     "frr": (_NET_SNMP, r"(\b(?:secret|password)\s+\d+\s+)(\S+)"),
     # [ \t], not \s: a match must not run onto the next line ("authentication-mode scheme\n protocol ...")
     # (and only the key after "cipher": "ssh server cipher aes256_gcm ..." names algorithms)
-    "huawei_vrp": (r"(\b(?:authentication-mode|privacy-mode)[ \t]+\S+[ \t]+cipher[ \t]+)(\S+)",
-                   r"(\bpassword[ \t]+(?:simple|cipher|hash|irreversible-cipher)[ \t]+)(\S+)"),
+    "huawei_vrp": (r"(\b(?:authentication-mode|privacy-mode)[ \t]+\S+[ \t]+(?:cipher|simple|plain)[ \t]+)(\S+)",
+                   r"(\bpassword[ \t]+(?:simple|cipher|hash|irreversible-cipher)[ \t]+)(\S+)",
+                   # a keyed mode (OSPF "authentication-mode md5 1 cipher KEY"): the key, not its id
+                   r"(\bauthentication-mode[ \t]+\S+[ \t]+\d+[ \t]+(?:cipher|plain|simple)[ \t]+)(\S+)"),
     "h3c_comware": (r"(\bpassword[ \t]+(?:simple|cipher|hash|irreversible-cipher)[ \t]+)(\S+)",
-                    # not VRP8's "authentication-mode sha2-256 cipher KEY": its keyword stays, "cipher" masks KEY
-                    r"((?:authentication-mode|privacy-mode)[ \t]+\S+[ \t]+)(?!cipher\b|simple\b)(\S+)"),
+                    # not VRP8's "authentication-mode sha2-256 cipher KEY": its keyword stays, "cipher" masks KEY;
+                    # nor a keyed mode's id ("md5 1 cipher KEY": the pattern above masks KEY)
+                    r"((?:authentication-mode|privacy-mode)[ \t]+\S+[ \t]+)"
+                    r"(?!cipher\b|simple\b|plain\b|\d+[ \t]+(?:cipher|plain|simple)\b)(\S+)"),
     "cisco_iosxe": (r"(\b(?:secret|password)\s+\d+\s+)(\S+)", r"(\bscrypt\s+secret\s+)(\S+)",
                     r"(\b(?:auth|priv)\s+(?:sha(?:-2\s+256)?|aes\s+\d+)\s+)(\S+)"),
-    "juniper_junos": (r'(\b(?:encrypted-password|authentication-password|privacy-password)\s+)("[^"]*"|\S+)',),
+    "juniper_junos": (r'(\b(?:encrypted-password|authentication-password|privacy-password|authentication-key'
+                      r'|secret)[ \t]+)("[^"]*"|\S+)',),
 }
 
 

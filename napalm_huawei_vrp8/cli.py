@@ -257,9 +257,29 @@ class QuickSession:
         if not m:
             raise CliError(f"no prompt after login (last: {data.strip()[-80:]!r})")
         conn._egov_prompt = m.group(0).strip()
-        conn.base_prompt = conn._egov_prompt.strip("<>[]~*")
         if self.paging_command:
-            send(conn, self.paging_command, timeout=self.timeout)
+            self._confirm_prompt(conn)
+        conn.base_prompt = conn._egov_prompt.strip("<>[]~*")
+
+    def _confirm_prompt(self, conn: Any) -> None:
+        """Turn paging off and take the prompt from its answer: the read must hold the command's echo
+        and a prompt after it. A banner line that merely looks like a prompt (``[Authorized access
+        only]``) may have ended the login read; trusting it would leave every later answer one command
+        behind."""
+        cmd = self.paging_command
+        text = conn.send_command(cmd, expect_string=EXPECT, strip_prompt=False, strip_command=False,
+                                 read_timeout=self.timeout, cmd_verify=False)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            i = text.rfind(cmd)
+            m = PROMPT.search(text[i + len(cmd):].rstrip()) if i >= 0 else None
+            if m:
+                conn._egov_prompt = m.group(0).strip()
+                return
+            if time.monotonic() > deadline:
+                raise CliError(f"no answer to {cmd!r} after login (last: {text.strip()[-80:]!r})")
+            time.sleep(0.02)
+            text += conn.read_channel()
 
     def cleanup(self, command: str = "quit") -> None:
         """Nothing to type: closing the SSH channel ends the VTY session on the device (the drivers

@@ -69,10 +69,14 @@ class VRP8Driver(DisplayGetters, NetworkDriver):
         if self.conn is not None:
             try:
                 self._leave(discard=True)
-                self.conn.disconnect()
             except Exception:
                 pass
-            self.conn = None
+            finally:  # the SSH session (and the device's VTY line) goes whatever leaving the view did
+                try:
+                    self.conn.disconnect()
+                except Exception:
+                    pass
+                self.conn = None
 
     def is_alive(self) -> dict[str, bool]:
         return {"is_alive": bool(self.conn and self.conn.is_alive())}

@@ -55,9 +55,10 @@ class ScriptedLogin(QuickSession):
     RETURN = "\n"
     timeout = 5
 
-    def __init__(self, script: list[str], paging: str = "screen-length 0 temporary"):
+    def __init__(self, script: list[str], paging: str = "screen-length 0 temporary", prompt: str = "<r1>",
+                 late: str = ""):
         self.pending, self.script, self.written = script[0], script[1:], []
-        self.paging_command = paging
+        self.paging_command, self.prompt_text, self.late, self.unread = paging, prompt, late, ""
 
     def read_until_pattern(self, pattern: str, read_timeout: float = 10, **_kw) -> str:
         if not re.search(pattern, self.pending):
@@ -70,11 +71,19 @@ class ScriptedLogin(QuickSession):
         self.pending += self.script.pop(0) if self.script else ""
 
     def send_command(self, line: str, **_kw) -> str:
+        """The answer; with ``late`` set, what was still in the channel comes first and ends the read
+        (netmiko stops at the first thing that looks like a prompt), the answer follows."""
         self.written.append(line + "\n")
-        return f"{line}\nInfo: The configuration takes effect on the current user terminal interface only.\n<r1>"
+        answer = f"{line}\nInfo: The configuration takes effect on the current user terminal interface only.\n" \
+                 f"{self.prompt_text}"
+        if self.late:
+            self.unread = answer
+            return self.late
+        return answer
 
     def read_channel(self) -> str:
-        return ""
+        out, self.unread = self.unread, ""
+        return out
 
     def disconnect(self) -> None:
         self.written.append("<disconnect>")
@@ -96,7 +105,7 @@ def test_log_in_does_not_save_the_configuration_when_vrp_warns_of_security_risks
 
 def test_log_in_passes_the_comware_banner_question():
     s = ScriptedLogin(["******\n* Copyright (c) 2004-2021 New H3C *\nPress Y or ENTER to continue, N to exit.",
-                       "\n<h3c>"], paging="screen-length disable")
+                       "\n<h3c>"], paging="screen-length disable", prompt="<h3c>")
     s.session_preparation()
     assert s.written == ["Y\n", "screen-length disable\n"] and s.base_prompt == "h3c"  # type: ignore[attr-defined]
 
@@ -106,3 +115,14 @@ def test_a_log_in_that_never_shows_a_prompt_fails_and_disconnects():
     with pytest.raises((CliError, TimeoutError)):
         s._try_session_preparation()
     assert s.written[-1] == "<disconnect>"
+
+
+def test_a_banner_line_that_looks_like_a_prompt_is_not_taken_for_one():
+    """The login read ends on ``[Authorized access only]``; the rest of the banner and the real prompt
+    are still in the channel and end the paging command's first read. The prompt and the end of that
+    command come from its echo and the prompt after it, so later answers are not one command behind."""
+    s = ScriptedLogin(["Welcome\n[Authorized access only]", ""],
+                      late="\nInfo: The max number of VTY users is 10.\n<r1>")
+    s.session_preparation()
+    assert s._egov_prompt == "<r1>" and s.base_prompt == "r1"  # type: ignore[attr-defined]
+    assert s.unread == ""  # the paging command's answer was read to its end

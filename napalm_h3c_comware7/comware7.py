@@ -26,7 +26,7 @@ from napalm.base.exceptions import (
 )
 
 from napalm_h3c_comware7 import parse
-from napalm_huawei_vrp8.cli import prompt, long_if, clean, COMWARE_ERROR, CliError, Journal, config_lines, first_error, label_for, send, DisplayGetters, journal_path, open_session
+from napalm_huawei_vrp8.cli import prompt, long_if, clean, COMWARE_ERROR, CliError, Journal, config_lines, first_error, label_for, send, DisplayGetters, journal_path, open_session, close_session
 from napalm_huawei_vrp8.parse import config_addresses
 
 CAND_FILE = "egov-candidate.cfg"
@@ -62,16 +62,8 @@ class Comware7Driver(DisplayGetters, NetworkDriver):
 
     def close(self) -> None:
         if self.conn is not None:
-            try:
-                self._user()
-            except Exception:
-                pass
-            finally:  # the SSH session (and the device's VTY line) goes whatever leaving the view did
-                try:
-                    self.conn.disconnect()
-                except Exception:
-                    pass
-                self.conn = None
+            close_session(self.conn, self._user)
+            self.conn = None
 
     def is_alive(self) -> dict[str, bool]:
         return {"is_alive": bool(self.conn and self.conn.is_alive())}

@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 PROMPT = re.compile(r"(?:<[^<>\r\n]+>|\[[~*]?[^\[\]\r\n]+\])\s*$")
@@ -284,6 +285,20 @@ class QuickSession:
     def cleanup(self, command: str = "quit") -> None:
         """Nothing to type: closing the SSH channel ends the VTY session on the device (the drivers
         leave the system view first, discarding what they did not commit)."""
+
+
+def close_session(conn: Any, leave: Callable[[], None]) -> None:
+    """``leave`` (back to the user view, discarding what was not committed), then close the SSH session
+    whatever leaving did: a session left open holds one of the device's few VTY lines."""
+    try:
+        leave()
+    except Exception:
+        pass
+    finally:
+        try:
+            conn.disconnect()
+        except Exception:
+            pass
 
 
 _QUICK: dict[str, type] = {}

@@ -25,7 +25,7 @@ from napalm.base.exceptions import (
 )
 
 from napalm_huawei_vrp8 import parse
-from napalm_huawei_vrp8.cli import prompt, long_if, clean, VRP_ERROR, CliError, Journal, config_lines, first_error, label_for, send, DisplayGetters, journal_path, open_session
+from napalm_huawei_vrp8.cli import prompt, long_if, clean, VRP_ERROR, CliError, Journal, config_lines, first_error, label_for, send, DisplayGetters, journal_path, open_session, close_session
 
 CAND_FILE = "egov-candidate.cfg"
 YES = {r"Continue\? \[Y/N\]:": "y"}
@@ -67,16 +67,8 @@ class VRP8Driver(DisplayGetters, NetworkDriver):
 
     def close(self) -> None:
         if self.conn is not None:
-            try:
-                self._leave(discard=True)
-            except Exception:
-                pass
-            finally:  # the SSH session (and the device's VTY line) goes whatever leaving the view did
-                try:
-                    self.conn.disconnect()
-                except Exception:
-                    pass
-                self.conn = None
+            close_session(self.conn, lambda: self._leave(discard=True))
+            self.conn = None
 
     def is_alive(self) -> dict[str, bool]:
         return {"is_alive": bool(self.conn and self.conn.is_alive())}

@@ -106,13 +106,14 @@ def prompt(conn: Any) -> str:
 _ONLY_PROMPTS = re.compile(r"^(?:\s*(?:<[^<>\r\n]+>|\[[~*]?[^\[\]\r\n]+\]))*\s*$")
 
 
-def _after_echo(conn: Any, text: str, line: str, timeout: float) -> str:
+def _after_echo(conn: Any, text: str, line: str, timeout: float, strict: bool = False) -> str:
     """What the device printed for ``line``, from its echo on.
 
     A read that holds nothing but prompts ended early on a stale one (netmiko's ``find_prompt`` sends
     extra empty lines when the device is slow, and hp_comware turns command-echo checks off): keep
     reading until the command's echo and a prompt after it. Output without the echo but with content
-    (a device that wraps long echoes) is taken as it is."""
+    (a device that wraps long echoes) is taken as it is, unless ``strict`` (right after log-in, where
+    that content may be the rest of a banner)."""
     if not line:
         return text
     deadline = time.monotonic() + timeout
@@ -121,7 +122,7 @@ def _after_echo(conn: Any, text: str, line: str, timeout: float) -> str:
         if i >= 0:
             if re.search(EXPECT, text[i + len(line):]):
                 return text[i:]
-        elif not _ONLY_PROMPTS.match(text):
+        elif not strict and not _ONLY_PROMPTS.match(text):
             return text
         if time.monotonic() > deadline:
             raise CliError(f"no answer to {line!r} within {timeout:.0f} s (last: {text.strip()[-80:]!r})")
@@ -270,17 +271,11 @@ class QuickSession:
         cmd = self.paging_command
         text = conn.send_command(cmd, expect_string=EXPECT, strip_prompt=False, strip_command=False,
                                  read_timeout=self.timeout, cmd_verify=False)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            i = text.rfind(cmd)
-            m = PROMPT.search(text[i + len(cmd):].rstrip()) if i >= 0 else None
-            if m:
-                conn._egov_prompt = m.group(0).strip()
-                return
-            if time.monotonic() > deadline:
-                raise CliError(f"no answer to {cmd!r} after login (last: {text.strip()[-80:]!r})")
-            time.sleep(0.02)
-            text += conn.read_channel()
+        answer = _after_echo(conn, text, cmd, self.timeout, strict=True)
+        m = PROMPT.search(answer.rstrip())
+        if not m:
+            raise CliError(f"no prompt after {cmd!r} at log-in (last: {answer.strip()[-80:]!r})")
+        conn._egov_prompt = m.group(0).strip()
 
     def cleanup(self, command: str = "quit") -> None:
         """Nothing to type: closing the SSH channel ends the VTY session on the device (the drivers

@@ -112,10 +112,7 @@ class Journal:
 
     def device_result(self, change_id: str, device: str, status: str, diff: str = "", error: str = "",
                       wave: str = "") -> None:
-        one_of("device status", status, STATUSES)
-        with self._db() as db:
-            db.execute("INSERT OR REPLACE INTO change_device VALUES (?,?,?,?,?,?,?)",
-                       (change_id, device, wave, status, diff, error, _now_iso()))
+        self.device_results(change_id, [(device, status, diff, error, wave)])
 
     def device_results(self, change_id: str, rows: list[tuple[str, str, str, str, str]]) -> None:
         """(device, status, diff, error, wave) of many devices in one transaction (a province's run
